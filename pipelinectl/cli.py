@@ -1,0 +1,116 @@
+"""Command-line entry point: argument parsing and dispatch only.
+
+This is the one place that turns errors into exit codes: 0 ok, 1 user error or failed check,
+2 usage, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from pipelinectl import output
+from pipelinectl.errors import EXIT_INTERNAL, EXIT_USAGE, PipelinectlError
+
+Command = Callable[[argparse.Namespace, Mapping[str, str], Path], int]
+ISSUES_URL = "the pipelinectl issue tracker"
+
+
+def _version() -> str:
+    try:
+        return version("pipelinectl")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _platform_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--platform", metavar="FILE",
+        help="platform config file; default $PIPELINECTL_PLATFORM, else the built-in local "
+             "platform (also: --platform local)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipelinectl",
+        description="Validate, build and deploy R and Python data pipelines from git.")
+    parser.add_argument("--version", action="version", version=f"pipelinectl {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = sub.add_parser(
+        "validate", help="check pipeline.yaml files (all of the repo when no PATH is given)",
+        description="Check pipeline.yaml files against the schema, the rules of the spec and "
+                    "the platform policy. Reports every problem as FILE:LINE:COL.")
+    validate.add_argument("paths", nargs="*", metavar="PATH",
+                          help="pipeline.yaml files or folders to search (default: the repo)")
+    validate.add_argument("--format", choices=output.FORMATS, default="text",
+                          help="text (default), json, github (workflow annotations) or gitlab "
+                               "(Code Quality report)")
+    validate.add_argument("--output", "-o", metavar="FILE",
+                          help="also write the report in --format to FILE (stdout gets text)")
+    validate.add_argument("--repo-id", metavar="PROJECT",
+                          help="CI project path checked against the team's repos; default "
+                               "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
+    _platform_option(validate)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of pipeline.yaml or the "
+                                           "platform config")
+    schema.add_argument("which", nargs="?", choices=("pipeline", "platform"),
+                        default="pipeline", help="which schema (default: pipeline)")
+
+    init = sub.add_parser("init", help="scaffold a new pipeline that validates clean")
+    init.add_argument("directory", nargs="?", default=".", metavar="DIR",
+                      help="folder for the pipeline (default: the current folder)")
+    init.add_argument("--language", required=True, choices=("r", "python"),
+                      help="language of the scripts")
+    init.add_argument("--name", help="pipeline name (default: from the folder name)")
+    init.add_argument("--team", help="owning team (default: the platform's only team)")
+    init.add_argument("--schema-url", metavar="URL",
+                      help="schema location for the editor modeline (default: a copy written "
+                           "to .pipelinectl/pipeline.schema.json at the repo root)")
+    _platform_option(init)
+    return parser
+
+
+def _commands() -> dict[str, Command]:
+    from pipelinectl.commands import init, schema, validate
+    return {"validate": validate.run, "schema": schema.run, "init": init.run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _commands()[args.command](args, os.environ, Path.cwd())
+    except PipelinectlError as exc:
+        sys.stderr.write(exc.render() + "\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get("PIPELINECTL_DEBUG"):
+        traceback.print_exc()
+    sys.stderr.write(
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        f"  this is a bug in pipelinectl {_version()}; please report it to {ISSUES_URL} "
+        "with the command you ran (set PIPELINECTL_DEBUG=1 for a traceback)\n")
+    return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

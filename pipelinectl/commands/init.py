@@ -1,0 +1,178 @@
+"""`pipelinectl init`: scaffold a pipeline that validates clean.
+
+Values that reach the files (name, team, version) are written as JSON strings, which YAML reads
+back exactly, so a name can never change the structure of the generated spec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipelinectl import platform, schema
+from pipelinectl.discover import PIPELINE_FILE, display_name, repo_root
+from pipelinectl.errors import EXIT_OK, InvalidInput, PipelinectlError, UserError
+from pipelinectl.validation import validate_one
+
+SCHEMA_COPY = Path(".pipelinectl") / "pipeline.schema.json"
+
+_R_SCRIPT = """\
+# An example task: replace it with your analysis.
+# Tasks of one pipeline share /workspace: write outputs there for the next task.
+out_dir <- if (dir.exists("/workspace")) "/workspace" else tempdir()
+cases <- data.frame(region = c("North", "South", "East"), cases = c(12L, 7L, 21L))
+print(cases)
+write.csv(cases, file.path(out_dir, "cases.csv"), row.names = FALSE)
+cat("wrote", file.path(out_dir, "cases.csv"), "\\n")
+"""
+
+_PY_SCRIPT = """\
+\"\"\"An example task: replace it with your code.
+
+Tasks of one pipeline share /workspace: write outputs there for the next task.
+\"\"\"
+import csv
+import os
+import tempfile
+
+out_dir = "/workspace" if os.path.isdir("/workspace") else tempfile.gettempdir()
+rows = [("North", 12), ("South", 7), ("East", 21)]
+path = os.path.join(out_dir, "cases.csv")
+with open(path, "w", newline="") as handle:
+    writer = csv.writer(handle)
+    writer.writerow(["region", "cases"])
+    writer.writerows(rows)
+print("wrote", path)
+"""
+
+_REQUIREMENTS = """\
+# Pin every package to one version (name==version); 'pip freeze' lists what you use.
+"""
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+    config = platform.load(platform.resolve(args.platform, environ))
+    target = (cwd / args.directory).resolve()
+    spec_path = target / PIPELINE_FILE
+    if spec_path.exists():
+        raise UserError(f"{display_name(spec_path, cwd)} already exists",
+                        hint="choose another directory, or edit the existing file")
+    name = args.name or _name_from(target)
+    team = _team(args.team, config)
+    version = _version(args.language, config)
+    files = _files(args.language, name, team, version, _schema_url(args, target))
+    existing = [n for n in files if (target / n).exists()]
+    if existing:
+        raise UserError(f"{display_name(target / existing[0], cwd)} already exists",
+                        hint="init writes pipeline.yaml, an example script and a dependency "
+                             "file; choose an empty directory")
+    _write(target, files)
+    if not args.schema_url:
+        _write_schema_copy(repo_root(target))
+    _check_result(spec_path, cwd, config)
+    for file in files:
+        print(f"created {display_name(target / file, cwd)}")
+    print(f"next: edit the files, then run: pipelinectl validate {display_name(spec_path, cwd)}")
+    return EXIT_OK
+
+
+def _name_from(target: Path) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", target.name.lower()).strip("-")[:40].strip("-")
+    if not name or not name[0].isalnum():
+        raise UserError(f"cannot make a pipeline name from the folder name {target.name!r}",
+                        hint="give one with --name, e.g. --name covid-cases-daily")
+    return name
+
+
+def _team(option: str | None, config: platform.Platform) -> str:
+    teams = sorted(config.teams)
+    if option:
+        if option not in config.teams:
+            raise UserError(f"unknown team {option!r}", hint=f"teams: {', '.join(teams)}")
+        return option
+    if len(teams) == 1:
+        return teams[0]
+    raise UserError("the platform has several teams; say which one owns the pipeline",
+                    hint=f"add --team, one of: {', '.join(teams)}")
+
+
+def _version(language: str, config: platform.Platform) -> str:
+    offered = sorted(config.base_images.get(language, {}),
+                     key=lambda v: tuple(int(p) for p in v.split(".")))
+    if not offered:
+        raise UserError(f"the platform ({config.file}) offers no base image for {language}",
+                        hint="ask the platform team to add one under base_images")
+    return offered[-1]
+
+
+def _schema_url(args: argparse.Namespace, target: Path) -> str:
+    if args.schema_url:
+        return str(args.schema_url)
+    copy = repo_root(target) / SCHEMA_COPY
+    return Path(os.path.relpath(copy, target)).as_posix()
+
+
+def _files(language: str, name: str, team: str, version: str, schema_url: str) -> dict[str, str]:
+    script, deps = ("main.R", "DESCRIPTION") if language == "r" else ("main.py",
+                                                                       "requirements.txt")
+    program = "Rscript" if language == "r" else "python"
+    spec = "\n".join([
+        f"# yaml-language-server: $schema={schema_url}",
+        "apiVersion: pipelinectl/v1",
+        "kind: Pipeline",
+        "metadata:",
+        f"  name: {json.dumps(name)}",
+        f"  team: {json.dumps(team)}",
+        "  description: What this pipeline does, in one sentence",
+        "image:",
+        f"  language: {language}",
+        f"  version: {json.dumps(version)}",
+        f"  dependencies: {deps}",
+        "schedule:",
+        "  cron: \"0 7 * * *\"        # every day at 07:00",
+        "  timezone: UTC",
+        "defaults:",
+        "  resources: {cpu: 500m, memory: 1Gi}",
+        "  timeout: 1h",
+        "tasks:",
+        "  - name: main",
+        f"    command: [{program}, {script}]",
+        "",
+    ])
+    dependencies = _description(name) if language == "r" else _REQUIREMENTS
+    return {PIPELINE_FILE: spec, script: _R_SCRIPT if language == "r" else _PY_SCRIPT,
+            deps: dependencies}
+
+
+def _description(name: str) -> str:
+    package = re.sub(r"[^A-Za-z0-9.]", ".", name)
+    package = package if package[0].isalpha() else "p" + package
+    return (f"Package: {package}\nTitle: Dependencies of the {name} pipeline\n"
+            "Version: 0.0.1\nDepends: R (>= 4.0)\n")
+
+
+def _write(target: Path, files: dict[str, str]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (target / name).write_text(content, encoding="utf-8")
+
+
+def _write_schema_copy(root: Path) -> None:
+    copy = root / SCHEMA_COPY
+    text = schema.schema_text("pipeline")
+    if not copy.exists() or copy.read_text(encoding="utf-8") != text:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(text, encoding="utf-8")
+
+
+def _check_result(spec_path: Path, cwd: Path, config: platform.Platform) -> None:
+    _, problems = validate_one(spec_path, display_name(spec_path, cwd), repo_root(spec_path.parent),
+                               config, None)
+    if problems:
+        sys.stderr.write(InvalidInput(problems).render() + "\n")
+        raise PipelinectlError("init wrote a pipeline that does not validate")

@@ -1,0 +1,58 @@
+"""Finding the repository root and the pipeline.yaml files in it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipelinectl.errors import UserError
+
+PIPELINE_FILE = "pipeline.yaml"
+_SKIP_DIRS = frozenset({"node_modules", "venv", "__pycache__", "site-packages"})
+
+
+def repo_root(start: Path) -> Path:
+    """The nearest ancestor holding `.git` (a checkout or worktree); else `start` itself."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def find_pipelines(paths: list[str], cwd: Path) -> list[Path]:
+    """pipeline.yaml files named or found under `paths`; with none, under the repo of `cwd`."""
+    roots = [Path(p) for p in paths] or [repo_root(cwd)]
+    found: set[Path] = set()
+    for root in roots:
+        absolute = root if root.is_absolute() else cwd / root
+        if absolute.is_file():
+            found.add(Path(os.path.normpath(absolute)))
+        elif absolute.is_dir():
+            found.update(walk(absolute))
+        else:
+            raise UserError(f"{root}: no such file or directory",
+                            hint="name a pipeline.yaml or a folder that holds some")
+    if not found:
+        where = ", ".join(paths) or str(roots[0])
+        raise UserError(f"no {PIPELINE_FILE} found under {where}",
+                        hint="create one with: pipelinectl init --language r|python DIR")
+    return sorted(found)
+
+
+def walk(folder: Path) -> list[Path]:
+    """Every pipeline.yaml below `folder`, skipping hidden folders and virtualenvs."""
+    result = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        if PIPELINE_FILE in files:
+            result.append(Path(os.path.normpath(os.path.join(current, PIPELINE_FILE))))
+    return result
+
+
+def display_name(path: Path, cwd: Path) -> str:
+    """A path as messages show it: relative to the working directory when under it."""
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)

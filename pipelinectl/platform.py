@@ -1,0 +1,142 @@
+"""The platform config (SPEC.md section 2): loaded, schema-checked and typed like a pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelinectl import schema, yamlio
+from pipelinectl.errors import Collector, InvalidInput
+from pipelinectl.spec import Resources
+from pipelinectl.units import quantity_problem, quantity_text
+
+LOCAL = "local"
+BUILTIN_NAME = "<built-in local platform>"
+ENV_VAR = "PIPELINECTL_PLATFORM"
+DEFAULT_SERVICE_ACCOUNT = "pipeline-runner"
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    namespace: str
+    service_account: str
+    repos: tuple[str, ...] | None
+    max_task_resources: Resources | None
+
+
+@dataclass(frozen=True)
+class DagsDelivery:
+    kind: str  # git | configmap | directory
+    repo: str | None = None
+    branch: str = "main"
+    path: str = "teams/{team}"
+    namespace: str = "airflow"
+    directory: str | None = None
+
+
+@dataclass(frozen=True)
+class Airflow:
+    dags: DagsDelivery
+    kubernetes_conn_id: str
+    task_runner: str
+
+
+@dataclass(frozen=True)
+class Platform:
+    file: str
+    source: yamlio.SourceMap
+    registry: str
+    base_images: Mapping[str, Mapping[str, str]]
+    allowed_base_registries: tuple[str, ...]
+    ca_bundle: str | None
+    teams: Mapping[str, Team]
+    airflow: Airflow
+    environments: Mapping[str, str]  # environment -> branch
+
+    def base_image(self, language: str, version: str) -> str | None:
+        return self.base_images.get(language, {}).get(version)
+
+
+def builtin_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "local-platform.yaml"
+
+
+def resolve(option: str | None, environ: Mapping[str, str]) -> str | None:
+    """Which platform file to use: --platform, else $PIPELINECTL_PLATFORM; None = built-in."""
+    choice = option or environ.get(ENV_VAR) or None
+    return None if choice in (None, LOCAL) else choice
+
+
+def load(path: str | None) -> Platform:
+    """Load and check a platform file, or the built-in local platform when `path` is None."""
+    if path is None:
+        doc = yamlio.load_file(str(builtin_path()), BUILTIN_NAME)
+    else:
+        doc = yamlio.load_file(path, os.path.relpath(path) if not path.startswith("..") else path)
+    problems = schema.validate(doc, "platform")
+    if problems:
+        raise InvalidInput(problems)
+    platform = _build(doc)
+    problems = check(platform)
+    if problems:
+        raise InvalidInput(problems.problems)
+    return platform
+
+
+def _build(doc: yamlio.Document) -> Platform:
+    data = doc.data
+    return Platform(
+        file=doc.file,
+        source=doc.source,
+        registry=data["registry"],
+        base_images={lang: dict(versions) for lang, versions in
+                     data.get("base_images", {}).items()},
+        allowed_base_registries=tuple(data.get("allowed_base_registries", ())),
+        ca_bundle=data.get("build", {}).get("ca_bundle"),
+        teams={name: _team(name, raw) for name, raw in data["teams"].items()},
+        airflow=_airflow(data.get("airflow", {})),
+        environments={name: env["branch"] for name, env in
+                      data.get("environments", {"production": {"branch": "main"}}).items()},
+    )
+
+
+def _team(name: str, raw: dict[str, Any]) -> Team:
+    caps = raw.get("max_task_resources")
+    return Team(
+        name=name,
+        namespace=raw["namespace"],
+        service_account=raw.get("service_account", DEFAULT_SERVICE_ACCOUNT),
+        repos=tuple(raw["repos"]) if "repos" in raw else None,
+        max_task_resources=None if caps is None else Resources(
+            quantity_text(caps.get("cpu", "")), quantity_text(caps.get("memory", ""))),
+    )
+
+
+def _airflow(raw: dict[str, Any]) -> Airflow:
+    dags = raw.get("dags", {"directory": ".pipelinectl/airflow/dags"})
+    kind, options = next(iter(dags.items()))
+    if kind == "directory":
+        delivery = DagsDelivery(kind, directory=options)
+    else:
+        delivery = DagsDelivery(kind, **{k: v for k, v in options.items()})
+    return Airflow(delivery, raw.get("kubernetes_conn_id", "kubernetes_default"),
+                   raw.get("task_runner", "kubernetes"))
+
+
+def check(platform: Platform) -> Collector:
+    """What the platform schema cannot say: the team caps are real quantities."""
+    problems = Collector()
+    for team in platform.teams.values():
+        caps = team.max_task_resources
+        for field in ("cpu", "memory"):
+            value = getattr(caps, field) if caps else ""
+            message = quantity_problem(field, value) if value else None
+            if message:
+                path = ("teams", team.name, "max_task_resources", field)
+                problems.add(platform.source.at(path), f"{yamlio.where(path)}: {message}",
+                             "e.g. cpu: \"8\" or 500m, memory: 32Gi", "quantity")
+    return problems

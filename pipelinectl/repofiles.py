@@ -1,0 +1,211 @@
+"""Files a spec names: inside the repository, present, and of the right kind.
+
+Paths in pipeline.yaml are relative to its directory. A path that is absolute, climbs out of the
+repository with `..`, or passes through a symlink that leads outside it, is refused: the build
+must never read the runner's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from pipelinectl.errors import Collector, Location
+from pipelinectl.spec import Pipeline
+from pipelinectl.yamlio import Path_, where
+
+R_DEPENDENCY_FILES = ("renv.lock", "DESCRIPTION")
+SCRIPT_SUFFIXES = (".R", ".r", ".py", ".sh", ".Rmd", ".qmd", ".jl")
+_PIP_OPTIONS_ALLOWED = ("--hash", "-i", "--index-url", "--extra-index-url", "-f",
+                        "--find-links", "--trusted-host", "--no-binary", "--only-binary",
+                        "--prefer-binary", "--require-hashes", "--pre")
+_PIP_INCLUDES = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s;,=<>~!]+\s*(;.*)?$")
+_DIRECT_URL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*@\s*\S+://\S+")
+_DCF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9/._@-]*:")
+
+
+def inside(repo_root: Path, base: Path, relative: str) -> tuple[Path | None, str | None]:
+    """Resolve `relative` against `base`; (path, None) if it stays in the repo, else a reason."""
+    if os.path.isabs(relative) or relative.startswith("~"):
+        return None, f"{relative!r} is an absolute path"
+    root = repo_root.resolve()
+    lexical = Path(os.path.normpath(base / relative))
+    if not _within(lexical, root) and not _within(lexical, repo_root):
+        return None, f"{relative!r} points outside the repository"
+    real = Path(os.path.realpath(lexical))
+    if not _within(real, root):
+        return None, f"{relative!r} is a symlink to a place outside the repository"
+    return real, None
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def display(pipeline: Pipeline, relative: str) -> str:
+    """How to name a file next to pipeline.yaml in messages (relative like the spec file)."""
+    return os.path.normpath(os.path.join(os.path.dirname(pipeline.file), relative))
+
+
+def check(pipeline: Pipeline, repo_root: Path, pipeline_dir: Path, problems: Collector) -> None:
+    image = pipeline.image
+    if image.dependencies is not None:
+        found = _file(pipeline, repo_root, pipeline_dir, ("image", "dependencies"),
+                      image.dependencies, problems)
+        if found:
+            _check_dependencies(pipeline, found, problems)
+    if image.dockerfile is not None:
+        _file(pipeline, repo_root, pipeline_dir, ("image", "dockerfile"), image.dockerfile,
+              problems)
+    if image.context is not None:
+        _file(pipeline, repo_root, pipeline_dir, ("image", "context"), image.context, problems,
+              want_dir=True)
+    if image.language is not None:
+        _check_scripts(pipeline, repo_root, pipeline_dir, problems)
+
+
+def _file(pipeline: Pipeline, repo_root: Path, base: Path, path: Path_, relative: str,
+          problems: Collector, want_dir: bool = False) -> Path | None:
+    found, reason = inside(repo_root, base, relative)
+    if reason:
+        problems.add(pipeline.source.at(path), f"{where(path)}: {reason}",
+                     "name a file inside the repository, relative to the directory of "
+                     "pipeline.yaml", "path")
+        return None
+    assert found is not None
+    kind = "directory" if want_dir else "file"
+    if not (found.is_dir() if want_dir else found.is_file()):
+        problems.add(pipeline.source.at(path),
+                     f"{where(path)}: {kind} {display(pipeline, relative)!r} not found",
+                     "paths are relative to the directory of pipeline.yaml", "missing-file")
+        return None
+    return found
+
+
+def _check_dependencies(pipeline: Pipeline, found: Path, problems: Collector) -> None:
+    image = pipeline.image
+    assert image.dependencies is not None
+    path: Path_ = ("image", "dependencies")
+    name = found.name
+    shown = display(pipeline, image.dependencies)
+    if image.language == "r":
+        if name not in R_DEPENDENCY_FILES:
+            problems.add(pipeline.source.at(path),
+                         f"image.dependencies: R dependencies must be in renv.lock or "
+                         f"DESCRIPTION, not {name!r}",
+                         "run renv::snapshot() to write renv.lock", "dependencies")
+        elif name == "renv.lock":
+            _check_renv_lock(found, shown, problems)
+        else:
+            _check_description(found, shown, problems)
+    elif image.language == "python":
+        _check_requirements(found, shown, problems)
+
+
+def _read(found: Path, shown: str, problems: Collector) -> str | None:
+    try:
+        return found.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(Location(shown, 1, 1), f"cannot read the dependency file: {exc}",
+                     "save it as UTF-8 text", "dependencies")
+        return None
+
+
+def _check_renv_lock(found: Path, shown: str, problems: Collector) -> None:
+    text = _read(found, shown, problems)
+    if text is None:
+        return
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.add(Location(shown, exc.lineno, exc.colno), f"renv.lock is not valid JSON: "
+                     f"{exc.msg}", "write it again with renv::snapshot()", "dependencies")
+        return
+    if not isinstance(data, dict) or not isinstance(data.get("Packages"), dict):
+        problems.add(Location(shown, 1, 1), "renv.lock has no 'Packages' section",
+                     "write it again with renv::snapshot()", "dependencies")
+
+
+def _check_description(found: Path, shown: str, problems: Collector) -> None:
+    text = _read(found, shown, problems)
+    if text is None:
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line[0].isspace() and not _DCF_FIELD.match(line):
+            problems.add(Location(shown, number, 1), f"DESCRIPTION line {number} is not a "
+                         "'Field: value' line", "continuation lines start with a space",
+                         "dependencies")
+            return
+
+
+def _check_requirements(found: Path, shown: str, problems: Collector) -> None:
+    text = _read(found, shown, problems)
+    if text is None:
+        return
+    for number, line in _logical_lines(text):
+        reason = requirement_problem(line)
+        if reason:
+            problems.add(Location(shown, number, 1), reason[0], reason[1], "unpinned")
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Requirement lines with comments removed and backslash continuations joined."""
+    result: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        joined = (pending + line).strip()
+        pending = ""
+        if joined:
+            result.append((start, joined))
+    if pending.strip():
+        result.append((start, pending.strip()))
+    return result
+
+
+def requirement_problem(line: str) -> tuple[str, str] | None:
+    """(message, hint) if a requirements.txt line is not pinned to one exact version."""
+    first = line.split()[0]
+    option = first.split("=")[0]
+    if option in _PIP_INCLUDES:
+        return (f"requirements: '{first}' includes other files, which the image build does "
+                "not see", "list every package in this file, each pinned with ==")
+    if option.startswith("-"):
+        if option in _PIP_OPTIONS_ALLOWED:
+            return None
+        return f"requirements: option '{option}' is not supported", "remove it"
+    requirement = re.split(r"\s+--", line)[0].strip()
+    if _PINNED.match(requirement) or _DIRECT_URL.match(requirement):
+        return None
+    name = re.split(r"[\s\[<>=!~;@]", requirement)[0]
+    return (f"requirements: {requirement!r} is not pinned to one version",
+            f"pin an exact version, e.g. {name}==1.2.3 ('pip freeze' lists installed ones)")
+
+
+def _check_scripts(pipeline: Pipeline, repo_root: Path, base: Path,
+                   problems: Collector) -> None:
+    """Script files named by relative path in commands exist in the pipeline's directory."""
+    for task in pipeline.tasks:
+        for arg in task.command[1:] if len(task.command) > 1 else task.command:
+            if arg.startswith("-") or not arg.endswith(SCRIPT_SUFFIXES) or \
+                    arg.startswith("/") or "=" in arg:
+                continue
+            path = task.path + ("command",)
+            found, reason = inside(repo_root, base, arg)
+            if reason:
+                problems.add(pipeline.source.at(path), f"{where(path)}: {reason}",
+                             "scripts run from the pipeline's directory; keep them inside "
+                             "the repository", "path")
+            elif found is not None and not found.is_file():
+                problems.add(pipeline.source.at(path),
+                             f"{where(path)}: script {display(pipeline, arg)!r} not found",
+                             "commands run in the directory of pipeline.yaml; check the name "
+                             "and path", "missing-file")

@@ -1,0 +1,304 @@
+"""JSON Schema validation with messages a pipeline author can act on.
+
+The schemas in `schemas/*.json` are the one source of structure. Wording that a rule needs
+lives next to it as `x-message` / `x-hint` annotations; this module turns jsonschema's errors
+into `Diagnostic`s at the right line and column.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from pipelinectl.errors import Diagnostic, dedupe, did_you_mean
+from pipelinectl.yamlio import Document, Path_, where
+
+SCHEMA_NAMES = ("pipeline", "platform")
+_DNS_LABEL_HINT = "dns-label"
+
+
+def schema_path(name: str) -> Path:
+    """The schema file: inside the installed wheel, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "schemas", here.parent / "schemas"):
+        candidate = folder / f"{name}.schema.json"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{name}.schema.json is not installed with pipelinectl")
+
+
+def schema_text(name: str) -> str:
+    return schema_path(name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_text(name))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(doc: Document, name: str) -> list[Diagnostic]:
+    """Every schema problem of `doc` against schema `name`, with locations."""
+    validator = _validator(name)
+    problems: list[Diagnostic] = []
+    for error in validator.iter_errors(doc.data):
+        problems.extend(_explain(error, doc, validator.schema))
+    return dedupe(problems)
+
+
+def _explain(error: jsonschema.ValidationError, doc: Document,
+             root: Any) -> Iterator[Diagnostic]:
+    path: Path_ = tuple(error.absolute_path)
+    keyword = str(error.validator)
+    if keyword in ("oneOf", "anyOf"):
+        yield from _explain_choice(error, doc, path, root)
+        return
+    if keyword == "additionalProperties":
+        yield from _unknown_keys(error, doc, path)
+        return
+    if keyword == "required":
+        yield from _missing_keys(error, doc, path)
+        return
+    if "propertyNames" in error.schema_path:
+        yield _property_name(error, doc, path)
+        return
+    if keyword == "dependentSchemas" or error.schema is False:
+        yield from _forbidden_together(error, doc, path, root)
+        return
+    yield _diagnostic(doc, path, _message(error, path), _hint(error, doc, path), keyword)
+
+
+def _diagnostic(doc: Document, path: Path_, message: str, hint: str | None,
+                code: str, key: bool = False) -> Diagnostic:
+    location = doc.source.key_at(path) if key else doc.source.at(path)
+    return Diagnostic(location, message, hint, f"schema-{code}")
+
+
+def _annotation(error: jsonschema.ValidationError, name: str) -> str | None:
+    schema = error.schema
+    value = schema.get(name) if isinstance(schema, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _message(error: jsonschema.ValidationError, path: Path_) -> str:
+    custom = _annotation(error, "x-message")
+    if custom and error.validator in ("pattern", "oneOf", "anyOf", "minProperties",
+                                      "maxProperties") and path is not None:
+        return f"{where(path)}: {custom.format(value=_show(error.instance))}"
+    return f"{where(path)}: {_generic(error)}"
+
+
+def _generic(error: jsonschema.ValidationError) -> str:
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "type":
+        return f"must be {_type_words(expected)}, not {_type_name(value)}"
+    if keyword == "const":
+        return f"must be {_show(expected)}, not {_show(value)}"
+    if keyword == "enum":
+        return f"must be one of {', '.join(map(str, expected))}, not {_show(value)}"
+    if keyword == "pattern":
+        return f"{_show(value)} does not match {expected}"
+    return _generic_size(keyword, expected, value)
+
+
+def _generic_size(keyword: str, expected: Any, value: Any) -> str:
+    plural = "character" if isinstance(value, str) else "item"
+    messages = {
+        "maxLength": f"is {len(value) if isinstance(value, str) else 0} characters long; "
+                     f"the limit is {expected}",
+        "minLength": f"must not be empty" if expected == 1 else
+                     f"must be at least {expected} {plural}s long",
+        "maxItems": f"has {len(value) if isinstance(value, list) else 0} items; "
+                    f"the limit is {expected}",
+        "minItems": "must not be empty" if expected == 1 else
+                    f"needs at least {expected} items",
+        "maximum": f"must be at most {expected}, not {value}",
+        "minimum": f"must be at least {expected}, not {value}",
+        "uniqueItems": f"lists {_first_duplicate(value)} more than once",
+        "maxProperties": f"has {len(value) if isinstance(value, dict) else 0} entries; "
+                         f"the limit is {expected}",
+        "minProperties": "must not be empty",
+        "dependentRequired": "",
+    }
+    return messages.get(keyword) or f"is not valid ({keyword})"
+
+
+def _hint(error: jsonschema.ValidationError, doc: Document, path: Path_) -> str | None:
+    if error.validator == "type" and isinstance(error.instance, (int, float, bool)) \
+            and "string" in _as_list(error.validator_value):
+        text = doc.source.raw.get(path, _yaml_text(error.instance))
+        return f"quote the value: \"{text}\""
+    if error.validator == "enum" and isinstance(error.instance, str):
+        return did_you_mean(error.instance, [str(v) for v in error.validator_value])
+    hint = _annotation(error, "x-hint")
+    if hint == _DNS_LABEL_HINT:
+        return _dns_label_hint(error.instance)
+    if hint == "quote the value":
+        return None
+    return hint
+
+
+def _dns_label_hint(value: Any) -> str:
+    suggestion = re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
+    base = "use lowercase letters, digits and '-', starting and ending with a letter or digit"
+    return f"{base}, e.g. '{suggestion}'" if suggestion else base
+
+
+def _unknown_keys(error: jsonschema.ValidationError, doc: Document,
+                  path: Path_) -> Iterator[Diagnostic]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    known = list(schema.get("properties", {}))
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for key in instance:
+        if key in known:
+            continue
+        hint = did_you_mean(key, known) or f"allowed keys: {', '.join(known)}"
+        yield _diagnostic(doc, path + (key,), f"{where(path)}: unknown key '{key}'", hint,
+                          "unknown-key", key=True)
+
+
+def _missing_keys(error: jsonschema.ValidationError, doc: Document,
+                  path: Path_) -> Iterator[Diagnostic]:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for key in error.validator_value:
+        if key not in instance:
+            hint = _annotation(error, "x-hint")
+            yield _diagnostic(doc, path, f"{where(path)}: missing required key '{key}'",
+                              None if hint == _DNS_LABEL_HINT else hint, "required")
+
+
+def _property_name(error: jsonschema.ValidationError, doc: Document,
+                   path: Path_) -> Diagnostic:
+    key = str(error.instance)
+    custom = _annotation(error, "x-message")
+    if custom and error.validator == "pattern":
+        message = custom.format(value=_show(key))
+    else:
+        message = f"key {_show(key)} {_generic(error)}"
+    return _diagnostic(doc, path + (key,), f"{where(path)}: {message}", _hint(error, doc, path),
+                       "key", key=True)
+
+
+def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
+                        path: Path_, root: Any) -> Iterator[Diagnostic]:
+    """dependentSchemas forbid keys that make no sense beside another (context + language)."""
+    trail = list(error.schema_path)
+    trigger = str(trail[trail.index("dependentSchemas") + 1])
+    owner = _value_at(doc.data, path)
+    forbidden = _dependent_schema(root, trail)
+    for key in forbidden:
+        if isinstance(owner, dict) and key in owner:
+            hint = ("'context' belongs to a custom dockerfile build" if key == "context" else
+                    f"a custom Dockerfile installs its own dependencies: remove '{key}'")
+            yield _diagnostic(doc, path + (key,),
+                              f"{where(path)}: '{key}' cannot be used with '{trigger}'", hint,
+                              "exclusive", key=True)
+
+
+def _dependent_schema(root: Any, trail: list[Any]) -> list[str]:
+    node = root
+    for step in trail[: trail.index("dependentSchemas") + 2]:
+        node = node[step]
+    return [k for k, v in node.get("properties", {}).items() if v is False]
+
+
+def _value_at(data: Any, path: Path_) -> Any:
+    for step in path:
+        data = data[step]
+    return data
+
+
+def _explain_choice(error: jsonschema.ValidationError, doc: Document,
+                    path: Path_, root: Any) -> Iterator[Diagnostic]:
+    """oneOf/anyOf: explain the branch that fits the value's type, or say what fits."""
+    branches = _branches(error)
+    fitting = [errs for schema, errs in branches if _type_fits(schema, error.instance)]
+    if len(fitting) == 1 and fitting[0]:
+        for sub in fitting[0]:
+            yield from _explain(sub, doc, root)
+        return
+    custom = _annotation(error, "x-message")
+    if custom:
+        yield _diagnostic(doc, path, f"{where(path)}: {custom}", _annotation(error, "x-hint"),
+                          "choice")
+        return
+    kinds = [_type_words(s.get("type")) for s, _ in branches if isinstance(s, dict)]
+    yield _diagnostic(doc, path, f"{where(path)}: must be {' or '.join(kinds)}, "
+                      f"not {_type_name(error.instance)}", _annotation(error, "x-hint"),
+                      "type")
+
+
+def _branches(error: jsonschema.ValidationError) -> list[tuple[Any, list[Any]]]:
+    schemas = error.validator_value if isinstance(error.validator_value, list) else []
+    grouped: list[tuple[Any, list[Any]]] = [(s, []) for s in schemas]
+    for sub in error.context or []:
+        index = sub.relative_schema_path[0]
+        if isinstance(index, int) and index < len(grouped):
+            grouped[index][1].append(sub)
+    return grouped
+
+
+def _type_fits(schema: Any, value: Any) -> bool:
+    if not isinstance(schema, dict) or "type" not in schema:
+        return False
+    return any(_type_name(value) == _type_name_of(t) for t in _as_list(schema["type"]))
+
+
+_TYPE_WORDS = {"string": "a string", "integer": "a whole number", "number": "a number",
+               "boolean": "true or false", "array": "a list", "object": "a mapping",
+               "null": "empty"}
+
+
+def _type_name_of(json_type: str) -> str:
+    return {"integer": "a number", "number": "a number"}.get(json_type,
+                                                          _TYPE_WORDS.get(json_type, json_type))
+
+
+def _type_words(expected: Any) -> str:
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in _as_list(expected))
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "empty"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else _yaml_text(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _yaml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def _first_duplicate(value: Any) -> str:
+    seen: list[Any] = []
+    for item in value if isinstance(value, list) else []:
+        if item in seen:
+            return _show(item)
+        seen.append(item)
+    return "an item"

@@ -1,0 +1,205 @@
+"""The pipeline spec as frozen, typed objects, built once from a schema-valid document.
+
+Defaults are applied here: a task's `resources` are merged field by field over `defaults`,
+`env` is merged by variable name (the task wins), every other setting is replaced whole.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from pipelinectl.errors import Diagnostic
+from pipelinectl.units import quantity_text
+from pipelinectl.yamlio import Document, Path_, SourceMap
+
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "resources": {"cpu": "500m", "memory": "1Gi"},
+    "retries": 0,
+    "retry_delay": "5m",
+    "timeout": "6h",
+}
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int
+    name: str
+    command: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    resources: Resources
+    retries: int
+    retry_delay: str
+    timeout: str
+    env: Pairs
+    secrets: tuple[str, ...]
+
+    @property
+    def path(self) -> Path_:
+        return ("tasks", self.index)
+
+
+@dataclass(frozen=True)
+class Image:
+    language: str | None
+    version: str | None
+    dependencies: str | None
+    system_packages: tuple[str, ...]
+    dockerfile: str | None
+    context: str | None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str
+    timezone: str
+    concurrency: str
+    suspend: bool
+    starting_deadline: str | None
+    catchup: bool | None
+    start_date: str | None
+
+    @property
+    def path(self) -> Path_:
+        return ("schedule",)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    name: str
+    team: str
+    description: str | None
+    owner: str | None
+    labels: Pairs
+
+
+@dataclass(frozen=True)
+class Notifications:
+    on_failure: tuple[str, ...]
+    on_success: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    file: str
+    source: SourceMap
+    metadata: Metadata
+    image: Image
+    schedule: Schedule | None
+    engine: str
+    tasks: tuple[Task, ...]
+    notifications: Notifications | None
+
+    @property
+    def resolved_engine(self) -> str:
+        """`auto` is cronjob for one task, airflow for several (SPEC.md section 1)."""
+        if self.engine != "auto":
+            return self.engine
+        return "cronjob" if len(self.tasks) == 1 else "airflow"
+
+    def task(self, name: str) -> Task | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+    def setting_path(self, task: Task, *keys: str | int) -> Path_:
+        """Where a task's effective setting was written: on the task, in defaults, or nowhere."""
+        own = task.path + keys
+        if own in self.source.values:
+            return own
+        shared = ("defaults",) + keys
+        return shared if shared in self.source.values else task.path + ("name",)
+
+
+def build(doc: Document) -> tuple[Pipeline, list[Diagnostic]]:
+    """Typed pipeline from a schema-valid document, plus problems found while building."""
+    data = doc.data
+    problems: list[Diagnostic] = []
+    defaults = data.get("defaults", {})
+    tasks = tuple(_task(i, raw, defaults, doc, problems) for i, raw in enumerate(data["tasks"]))
+    pipeline = Pipeline(
+        file=doc.file,
+        source=doc.source,
+        metadata=_metadata(data["metadata"]),
+        image=_image(data["image"]),
+        schedule=_schedule(data.get("schedule")),
+        engine=data.get("engine", "auto"),
+        tasks=tasks,
+        notifications=_notifications(data.get("notifications")),
+    )
+    return pipeline, problems
+
+
+def _metadata(raw: dict[str, Any]) -> Metadata:
+    return Metadata(raw["name"], raw["team"], raw.get("description"), raw.get("owner"),
+                    tuple(raw.get("labels", {}).items()))
+
+
+def _image(raw: dict[str, Any]) -> Image:
+    return Image(raw.get("language"), raw.get("version"), raw.get("dependencies"),
+                 tuple(raw.get("system_packages", ())), raw.get("dockerfile"), raw.get("context"))
+
+
+def _schedule(raw: str | dict[str, Any] | None) -> Schedule | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"cron": raw}
+    return Schedule(cron=raw["cron"], timezone=raw.get("timezone", "UTC"),
+                    concurrency=raw.get("concurrency", "forbid"),
+                    suspend=raw.get("suspend", False),
+                    starting_deadline=raw.get("starting_deadline"),
+                    catchup=raw.get("catchup"), start_date=raw.get("start_date"))
+
+
+def _notifications(raw: dict[str, Any] | None) -> Notifications | None:
+    if raw is None:
+        return None
+    return Notifications(tuple(raw.get("on_failure", ())), tuple(raw.get("on_success", ())))
+
+
+def _task(index: int, raw: dict[str, Any], defaults: dict[str, Any], doc: Document,
+          problems: list[Diagnostic]) -> Task:
+    def setting(key: str) -> Any:
+        return raw.get(key, defaults.get(key, BUILTIN_DEFAULTS.get(key)))
+
+    resources = {**BUILTIN_DEFAULTS["resources"], **defaults.get("resources", {}),
+                 **raw.get("resources", {})}
+    env = {**defaults.get("env", {}), **raw.get("env", {})}
+    return Task(
+        index=index,
+        name=raw["name"],
+        command=_command(raw["command"], doc, ("tasks", index, "command"), problems),
+        depends_on=tuple(raw.get("depends_on", ())),
+        resources=Resources(quantity_text(resources["cpu"]), quantity_text(resources["memory"])),
+        retries=setting("retries"),
+        retry_delay=setting("retry_delay"),
+        timeout=setting("timeout"),
+        env=tuple(env.items()),
+        secrets=tuple(setting("secrets") or ()),
+    )
+
+
+def _command(raw: str | list[str], doc: Document, path: Path_,
+             problems: list[Diagnostic]) -> tuple[str, ...]:
+    if isinstance(raw, list):
+        return tuple(raw)
+    try:
+        parts = shlex.split(raw)
+    except ValueError as exc:
+        problems.append(Diagnostic(doc.source.at(path), f"tasks[{path[1]}].command: cannot be "
+                                   f"split into arguments: {str(exc).lower()}",
+                                   "close the quote, or write the command as a list",
+                                   "command"))
+        return ()
+    if not parts:
+        problems.append(Diagnostic(doc.source.at(path), f"tasks[{path[1]}].command: is empty",
+                                   "write the program and its arguments", "command"))
+    return tuple(parts)
