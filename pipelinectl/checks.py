@@ -182,6 +182,7 @@ def check_schedule(pipeline: Pipeline, problems: Collector) -> None:
                         problems)
 
 
+@functools.lru_cache(maxsize=4096)
 def cron_problem(expression: str) -> str | None:
     """Why a cron expression is not usable by both Kubernetes and Airflow, or None."""
     text = expression.strip()

@@ -11,21 +11,13 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pipelinectl import output
+from pipelinectl import __version__, output
 from pipelinectl.errors import EXIT_INTERNAL, EXIT_USAGE, PipelinectlError
 
 Command = Callable[[argparse.Namespace, Mapping[str, str], Path], int]
 ISSUES_URL = "the pipelinectl issue tracker"
-
-
-def _version() -> str:
-    try:
-        return version("pipelinectl")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _platform_option(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipelinectl",
         description="Validate, build and deploy R and Python data pipelines from git.")
-    parser.add_argument("--version", action="version", version=f"pipelinectl {_version()}")
+    parser.add_argument("--version", action="version", version=f"pipelinectl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     validate = sub.add_parser(
@@ -107,7 +99,7 @@ def _internal_error(exc: Exception) -> int:
         traceback.print_exc()
     sys.stderr.write(
         f"internal error: {type(exc).__name__}: {exc}\n"
-        f"  this is a bug in pipelinectl {_version()}; please report it to {ISSUES_URL} "
+        f"  this is a bug in pipelinectl {__version__}; please report it to {ISSUES_URL} "
         "with the command you ran (set PIPELINECTL_DEBUG=1 for a traceback)\n")
     return EXIT_INTERNAL
 

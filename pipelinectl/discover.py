@@ -11,13 +11,26 @@ PIPELINE_FILE = "pipeline.yaml"
 _SKIP_DIRS = frozenset({"node_modules", "venv", "__pycache__", "site-packages"})
 
 
-def repo_root(start: Path) -> Path:
-    """The nearest ancestor holding `.git` (a checkout or worktree); else `start` itself."""
+def repo_root(start: Path, cache: dict[Path, Path | None] | None = None) -> Path:
+    """The nearest ancestor holding `.git` (a checkout or worktree); else `start` itself.
+
+    Both are resolved (no symlinks). `cache` lets one run share the walk between pipelines.
+    """
     start = start.resolve()
+    memo = {} if cache is None else cache
+    visited = []
+    found: Path | None = None
     for folder in (start, *start.parents):
+        if folder in memo:
+            found = memo[folder]
+            break
+        visited.append(folder)
         if (folder / ".git").exists():
-            return folder
-    return start
+            found = folder
+            break
+    for folder in visited:
+        memo[folder] = found
+    return found or start
 
 
 def find_pipelines(paths: list[str], cwd: Path) -> list[Path]:

@@ -7,7 +7,6 @@ codes and prints them.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 EXIT_OK = 0
@@ -102,6 +101,8 @@ class InvalidInput(UserError):
 
 def did_you_mean(value: str, choices: list[str]) -> str | None:
     """A hint naming the closest choice, if one is close enough."""
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     if not close:
         close = [c for c in choices if c.lower() == value.lower()]

@@ -28,21 +28,37 @@ _DCF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9/._@-]*:")
 
 
 def inside(repo_root: Path, base: Path, relative: str) -> tuple[Path | None, str | None]:
-    """Resolve `relative` against `base`; (path, None) if it stays in the repo, else a reason."""
+    """Resolve `relative` against `base`; (path, None) if it stays in the repo, else a reason.
+
+    `repo_root` and `base` must already be resolved (no symlinks): callers resolve them once.
+    Plain strings, not pathlib: this runs for every file of every pipeline in a monorepo.
+    """
     if os.path.isabs(relative) or relative.startswith("~"):
         return None, f"{relative!r} is an absolute path"
-    root = repo_root.resolve()
-    lexical = Path(os.path.normpath(base / relative))
-    if not _within(lexical, root) and not _within(lexical, repo_root):
+    root = str(repo_root)
+    lexical = os.path.normpath(os.path.join(base, relative))
+    if not _within(lexical, root):
         return None, f"{relative!r} points outside the repository"
-    real = Path(os.path.realpath(lexical))
-    if not _within(real, root):
-        return None, f"{relative!r} is a symlink to a place outside the repository"
-    return real, None
+    if _through_symlink(lexical, root):
+        real = os.path.realpath(lexical)
+        if not _within(real, root):
+            return None, f"{relative!r} is a symlink to a place outside the repository"
+        return Path(real), None
+    return Path(lexical), None
 
 
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _through_symlink(path: str, root: str) -> bool:
+    """Whether any component of `path` below `root` is a symlink."""
+    current = root.rstrip(os.sep)
+    for part in path[len(current) + 1:].split(os.sep):
+        current = current + os.sep + part
+        if os.path.islink(current):
+            return True
+    return False
 
 
 def display(pipeline: Pipeline, relative: str) -> str:
@@ -194,11 +210,13 @@ def _check_scripts(pipeline: Pipeline, repo_root: Path, base: Path,
                    problems: Collector) -> None:
     """Script files named by relative path in commands exist in the pipeline's directory."""
     for task in pipeline.tasks:
-        for arg in task.command[1:] if len(task.command) > 1 else task.command:
-            if arg.startswith("-") or not arg.endswith(SCRIPT_SUFFIXES) or \
-                    arg.startswith("/") or "=" in arg:
+        for index, arg in enumerate(task.command):
+            if index == 0 and len(task.command) > 1 or arg.startswith(("-", "/")) or \
+                    "=" in arg or not arg.endswith(SCRIPT_SUFFIXES):
                 continue
-            path = task.path + ("command",)
+            path = task.path + ("command", index)
+            if path not in pipeline.source.values:
+                path = task.path + ("command",)  # a string command: point at the string
             found, reason = inside(repo_root, base, arg)
             if reason:
                 problems.add(pipeline.source.at(path), f"{where(path)}: {reason}",

@@ -8,13 +8,20 @@ into `Diagnostic`s at the right line and column.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import marshal
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+import fastjsonschema
+
+if TYPE_CHECKING:
+    import jsonschema
 
 from pipelinectl.errors import Diagnostic, dedupe, did_you_mean
 from pipelinectl.yamlio import Document, Path_, where
@@ -39,17 +46,76 @@ def schema_text(name: str) -> str:
 
 @functools.cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_text(name))
-    return jsonschema.Draft202012Validator(schema)
+    import jsonschema  # only needed to explain problems: keeps startup fast for valid specs
+
+    return jsonschema.Draft202012Validator(json.loads(schema_text(name)))
+
+
+@functools.cache
+def _fast_check(name: str) -> Any:
+    """A compiled validator: ~12x faster than jsonschema on valid documents.
+
+    It reads the schema with draft-7 rules, so the schemas keep to keywords that mean the same
+    in draft 7 and 2020-12 (no siblings beside $ref, if/then instead of dependent*); a test
+    holds it to never accepting what jsonschema rejects. jsonschema stays the reference and
+    explains every problem.
+    """
+    namespace: dict[str, Any] = {}
+    exec(_fast_code(schema_text(name)), namespace)  # noqa: S102 - generated from our schema
+    return namespace["validate"]
+
+
+def _fast_code(schema: str) -> Any:
+    """Bytecode of the compiled schema, cached on disk: generating it costs ~60 ms a run."""
+    key = hashlib.sha256(f"{schema}\0{fastjsonschema.VERSION}\0{sys.version}".encode())
+    cache = _cache_dir() / f"schema-{key.hexdigest()[:32]}.marshal"
+    try:
+        return marshal.loads(cache.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    code = compile(fastjsonschema.compile_to_code(json.loads(schema)), "<schema>", "exec")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(marshal.dumps(code))
+        temporary.replace(cache)
+    except OSError:
+        pass  # a read-only home only costs time
+    return code
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pipelinectl"
+
+
+def is_valid_fast(data: Any, name: str) -> bool:
+    try:
+        _fast_check(name)(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def validate(doc: Document, name: str) -> list[Diagnostic]:
     """Every schema problem of `doc` against schema `name`, with locations."""
+    if is_valid_fast(doc.data, name):
+        return []
     validator = _validator(name)
+    errors = _without_consequences(list(validator.iter_errors(doc.data)))
     problems: list[Diagnostic] = []
-    for error in validator.iter_errors(doc.data):
+    for error in errors:
         problems.extend(_explain(error, doc, validator.schema))
     return dedupe(problems)
+
+
+def _without_consequences(errors: list[jsonschema.ValidationError]) -> list[Any]:
+    """Where a choice itself failed (image with both language and dockerfile), drop the
+    if/then complaints that follow from it: they would only repeat the same mistake."""
+    failed = {tuple(e.absolute_path) for e in errors
+              if e.validator == "oneOf" and _annotation(e, "x-message")}
+    return [e for e in errors
+            if not ("then" in e.schema_path and tuple(e.absolute_path) in failed)]
 
 
 def _explain(error: jsonschema.ValidationError, doc: Document,
@@ -68,7 +134,7 @@ def _explain(error: jsonschema.ValidationError, doc: Document,
     if "propertyNames" in error.schema_path:
         yield _property_name(error, doc, path)
         return
-    if keyword == "dependentSchemas" or error.schema is False:
+    if error.schema is False:
         yield from _forbidden_together(error, doc, path, root)
         return
     yield _diagnostic(doc, path, _message(error, path), _hint(error, doc, path), keyword)
@@ -110,8 +176,8 @@ def _generic(error: jsonschema.ValidationError) -> str:
 def _generic_size(keyword: str, expected: Any, value: Any) -> str:
     plural = "character" if isinstance(value, str) else "item"
     messages = {
-        "maxLength": f"is {len(value) if isinstance(value, str) else 0} characters long; "
-                     f"the limit is {expected}",
+        "maxLength": f"{_show(value)} is {len(value) if isinstance(value, str) else 0} "
+                     f"characters long; the limit is {expected}",
         "minLength": f"must not be empty" if expected == 1 else
                      f"must be at least {expected} {plural}s long",
         "maxItems": f"has {len(value) if isinstance(value, list) else 0} items; "
@@ -187,25 +253,21 @@ def _property_name(error: jsonschema.ValidationError, doc: Document,
 
 def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
                         path: Path_, root: Any) -> Iterator[Diagnostic]:
-    """dependentSchemas forbid keys that make no sense beside another (context + language)."""
+    """if/then rules that forbid a key beside another (context beside language)."""
     trail = list(error.schema_path)
-    trigger = str(trail[trail.index("dependentSchemas") + 1])
+    rule = _value_at(root, tuple(trail[: trail.index("then")]))
+    trigger = rule.get("if", {}).get("required", ["?"])[0]
+    forbidden = _value_at(root, tuple(trail))
     owner = _value_at(doc.data, path)
-    forbidden = _dependent_schema(root, trail)
-    for key in forbidden:
-        if isinstance(owner, dict) and key in owner:
+    for key, subschema in forbidden.items():
+        if subschema is False and isinstance(owner, dict) and key in owner \
+                and owner[key] == error.instance:
             hint = ("'context' belongs to a custom dockerfile build" if key == "context" else
                     f"a custom Dockerfile installs its own dependencies: remove '{key}'")
             yield _diagnostic(doc, path + (key,),
                               f"{where(path)}: '{key}' cannot be used with '{trigger}'", hint,
                               "exclusive", key=True)
-
-
-def _dependent_schema(root: Any, trail: list[Any]) -> list[str]:
-    node = root
-    for step in trail[: trail.index("dependentSchemas") + 2]:
-        node = node[step]
-    return [k for k, v in node.get("properties", {}).items() if v is False]
+            return
 
 
 def _value_at(data: Any, path: Path_) -> Any:

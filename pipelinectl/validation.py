@@ -26,11 +26,11 @@ def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
                    cwd: Path) -> Report:
     """Every problem in every file, sorted; pipelines for the files that are valid."""
     report = Report()
-    roots: dict[Path, Path] = {}
+    roots: dict[Path, Path | None] = {}
     for path in paths:
         name = display_name(path, cwd)
         report.files.append(name)
-        root = roots.setdefault(path.parent, repo_root(path.parent))
+        root = repo_root(path.parent, roots)
         pipeline, problems = validate_one(path, name, root, platform, repo_id)
         report.problems.extend(problems)
         if pipeline is not None and not problems:

@@ -22,6 +22,9 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _scalars = yaml.constructor.SafeConstructor()
 _resolver = yaml.resolver.Resolver()
+# First letters of plain words that YAML 1.1 may read as booleans or null (yes, no, on, off,
+# true, false, null, Null, NULL); every other word starting with a letter is a string.
+_MAYBE_BOOL_OR_NULL = frozenset("yYnNtTfFoO")
 
 Path_ = tuple[str | int, ...]
 
@@ -131,13 +134,17 @@ def _mark(event: Any) -> tuple[int, int]:
     return event.start_mark.line + 1, event.start_mark.column + 1
 
 
-@dataclass
 class _Frame:
-    value: dict[str, Any] | list[Any]
-    path: Path_
-    anchor: str | None
-    start: int
-    key: str | None = None
+    __slots__ = ("value", "path", "anchor", "start", "key", "is_map")
+
+    def __init__(self, value: dict[str, Any] | list[Any], path: Path_, anchor: str | None,
+                 start: int) -> None:
+        self.value = value
+        self.path = path
+        self.anchor = anchor
+        self.start = start
+        self.key: str | None = None
+        self.is_map = isinstance(value, dict)
 
 
 class _Builder:
@@ -194,17 +201,24 @@ class _Builder:
 
     def _key_pending(self) -> _Frame | None:
         frame = self.stack[-1] if self.stack else None
-        if frame is not None and isinstance(frame.value, dict) and frame.key is None:
+        if frame is not None and frame.is_map and frame.key is None:
             return frame
         return None
 
     def _on_scalar(self, event: Any) -> None:
-        frame = self._key_pending()
-        if frame is not None:
-            self._on_key(frame, event)
+        # The hot path of loading: one call per scalar, so it avoids helper calls.
+        stack = self.stack
+        if stack and stack[-1].is_map and stack[-1].key is None:
+            self._on_key(stack[-1], event)
             return
-        value = self._scalar(event)
-        self._count(event, 1, alias=False)
+        if event.implicit[0] and event.tag is None and event.value[:1].isalpha() \
+                and event.value[:1] not in _MAYBE_BOOL_OR_NULL:
+            value: Any = event.value  # a plain word: resolves to a string
+        else:
+            value = self._scalar(event)
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self._count(event, 0, alias=False)
         if event.anchor:
             self.anchors[event.anchor] = (value, 1)
         path = self._place(value, event)
@@ -261,15 +275,17 @@ class _Builder:
             path: Path_ = ()
         else:
             frame = self.stack[-1]
-            if isinstance(frame.value, list):
-                path = frame.path + (len(frame.value),)
-                frame.value.append(value)
-            else:
-                assert frame.key is not None
+            if frame.is_map:
+                assert frame.key is not None and isinstance(frame.value, dict)
                 path = frame.path + (frame.key,)
                 frame.value[frame.key] = value
                 frame.key = None
-        self.values[path] = _mark(event)
+            else:
+                assert isinstance(frame.value, list)
+                path = frame.path + (len(frame.value),)
+                frame.value.append(value)
+        mark = event.start_mark
+        self.values[path] = (mark.line + 1, mark.column + 1)
         return path
 
     def _count(self, event: Any, size: int, alias: bool) -> None:
