@@ -41,6 +41,8 @@ _CREDENTIAL_VALUES = (
 )
 _CREDENTIAL_NAME = re.compile(
     r"(?i)(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY)$")
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
+                ("day-of-week", 0, 7))
 _CRON_FIELD = re.compile(r"^(\*|\?|[0-9]+|[A-Za-z]{3})(-([0-9]+|[A-Za-z]{3}))?(/[0-9]+)?$")
 
 
@@ -191,9 +193,12 @@ def cron_problem(expression: str) -> str | None:
     fields = text.split()
     if len(fields) != 5:
         return f"{expression!r} has {len(fields)} fields; cron needs 5"
-    for field in fields:
+    for field, (what, low, high) in zip(fields, _CRON_RANGES):
         if not all(_CRON_FIELD.match(part) for part in field.split(",")):
-            return f"{expression!r}: field {field!r} is not valid cron"
+            return f"{expression!r}: {what} field {field!r} is not valid cron"
+        for number in re.findall(r"(?<![/0-9])[0-9]+", field):
+            if not low <= int(number) <= high:
+                return f"{expression!r}: {what} {number} is out of range ({low}-{high})"
     try:
         croniter(text, _REFERENCE_TIME).get_next(datetime)
     except CroniterBadDateError:

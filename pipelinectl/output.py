@@ -5,42 +5,48 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from pipelinectl.errors import Diagnostic
+from pipelinectl.validation import Report
 
 FORMATS = ("text", "json", "github", "gitlab")
 
 
-def render(fmt: str, problems: Sequence[Diagnostic], files: Sequence[str],
-           repo_root: Path) -> str:
-    return {"text": text, "json": as_json, "github": github, "gitlab": gitlab}[fmt](
-        problems, files, repo_root)
+Formatter = Callable[[Report, Path], str]
 
 
-def summary(problems: Sequence[Diagnostic], files: Sequence[str]) -> str:
-    count = len(files)
+def render(fmt: str, report: Report, repo_root: Path) -> str:
+    formatters: dict[str, Formatter] = {"text": text, "json": as_json, "github": github,
+                                        "gitlab": gitlab}
+    return formatters[fmt](report, repo_root)
+
+
+def summary(report: Report) -> str:
+    """One closing line."""
+    count, problems = len(report.files), len(report.problems)
+    what = "problem" if problems == 1 else "problems"
+    if not report.files:
+        return f"{problems} {what} in the platform config; no pipeline was checked"
     noun = "pipeline file" if count == 1 else "pipeline files"
     if not problems:
         return f"{count} {noun} valid"
-    bad = len({p.location.file for p in problems} & set(files)) or 1
-    what = "problem" if len(problems) == 1 else "problems"
-    return f"{len(problems)} {what} in {bad} of {count} {noun}"
+    return f"{problems} {what} in {len(report.invalid_files)} of {count} {noun}"
 
 
-def text(problems: Sequence[Diagnostic], files: Sequence[str], repo_root: Path) -> str:
-    lines = [p.render() for p in problems]
-    return "\n".join(lines + [summary(problems, files)]) + "\n"
+def text(report: Report, repo_root: Path) -> str:
+    lines = [p.render() for p in report.problems]
+    return "\n".join(lines + [summary(report)]) + "\n"
 
 
-def as_json(problems: Sequence[Diagnostic], files: Sequence[str], repo_root: Path) -> str:
+def as_json(report: Report, repo_root: Path) -> str:
     document = {
-        "valid": not problems,
-        "files": list(files),
+        "valid": not report.problems,
+        "files": report.files,
+        "invalid_files": sorted(report.invalid_files),
         "problems": [{"file": p.location.file, "line": p.location.line,
                       "column": p.location.column, "message": p.message, "hint": p.hint,
-                      "code": p.code} for p in problems],
+                      "code": p.code} for p in report.problems],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -53,10 +59,10 @@ def _escape_property(value: str) -> str:
     return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def github(problems: Sequence[Diagnostic], files: Sequence[str], repo_root: Path) -> str:
+def github(report: Report, repo_root: Path) -> str:
     """GitHub Actions workflow commands: one ::error annotation per problem."""
     lines = []
-    for p in problems:
+    for p in report.problems:
         loc = p.location
         props = f"file={_escape_property(loc.file)}"
         if loc.line:
@@ -64,14 +70,14 @@ def github(problems: Sequence[Diagnostic], files: Sequence[str], repo_root: Path
         props += f",title={_escape_property('pipelinectl ' + p.code)}"
         body = p.message + (f"\nhint: {p.hint}" if p.hint else "")
         lines.append(f"::error {props}::{_escape_data(body)}")
-    lines.append(summary(problems, files))
+    lines.append(summary(report))
     return "\n".join(lines) + "\n"
 
 
-def gitlab(problems: Sequence[Diagnostic], files: Sequence[str], repo_root: Path) -> str:
+def gitlab(report: Report, repo_root: Path) -> str:
     """A GitLab Code Quality report (paths relative to the repository root)."""
     issues = []
-    for p in problems:
+    for p in report.problems:
         path = _repo_relative(p.location.file, repo_root)
         description = p.message + (f" (hint: {p.hint})" if p.hint else "")
         fingerprint = hashlib.sha256(

@@ -232,8 +232,11 @@ def _unknown_keys(error: jsonschema.ValidationError, doc: Document,
 def _missing_keys(error: jsonschema.ValidationError, doc: Document,
                   path: Path_) -> Iterator[Diagnostic]:
     instance = error.instance if isinstance(error.instance, dict) else {}
+    known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+    # A misspelt key is reported as unknown with "did you mean": do not also call it missing.
+    misspelt = {did_you_mean(k, known) for k in instance if k not in known}
     for key in error.validator_value:
-        if key not in instance:
+        if key not in instance and f"did you mean '{key}'?" not in misspelt:
             hint = _annotation(error, "x-hint")
             yield _diagnostic(doc, path, f"{where(path)}: missing required key '{key}'",
                               None if hint == _DNS_LABEL_HINT else hint, "required")

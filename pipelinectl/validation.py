@@ -13,13 +13,13 @@ from pipelinectl.platform import Platform
 
 @dataclass
 class Report:
+    """The outcome of checking pipeline files. `files` is empty when the platform config
+    itself was invalid (then nothing else was checked)."""
+
     files: list[str] = field(default_factory=list)
     pipelines: list[spec.Pipeline] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def invalid_files(self) -> set[str]:
-        return {p.location.file for p in self.problems}
+    invalid_files: set[str] = field(default_factory=set)
 
 
 def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
@@ -33,12 +33,14 @@ def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
         root = repo_root(path.parent, roots)
         pipeline, problems = validate_one(path, name, root, platform, repo_id)
         report.problems.extend(problems)
-        if pipeline is not None and not problems:
+        if problems:
+            report.invalid_files.add(name)
+        elif pipeline is not None:
             report.pipelines.append(pipeline)
-    report.problems.extend(name_collisions(report.pipelines))
-    report.problems = sorted(dedupe(report.problems), key=Diagnostic.sort_key)
-    bad = report.invalid_files
-    report.pipelines = [p for p in report.pipelines if p.file not in bad]
+    collisions = name_collisions(report.pipelines)
+    report.invalid_files.update(p.location.file for p in collisions)
+    report.problems = sorted(dedupe(report.problems + collisions), key=Diagnostic.sort_key)
+    report.pipelines = [p for p in report.pipelines if p.file not in report.invalid_files]
     return report
 
 

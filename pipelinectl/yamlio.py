@@ -117,10 +117,22 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> None:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
-    hint = "indent with spaces, not tabs" if _char_at(text, line, col) == "\t" else None
+    hint = "indent with spaces, not tabs" if _char_at(text, line, col) == "\t" else \
+        _SYNTAX_HINTS.get(problem)
     if exc.context and exc.problem:
         problem = f"{exc.context}: {exc.problem}"
     _fail(name, line, col, f"YAML syntax error: {problem}", hint, "yaml-syntax")
+
+
+_SYNTAX_HINTS = {
+    "mapping values are not allowed here":
+        "check the indentation of this line and the line above; quote a value that holds ': '",
+    "mapping values are not allowed in this context":
+        "check the indentation of this line and the line above; quote a value that holds ': '",
+    "could not find expected ':'": "a key needs ': ' after it; check the indentation",
+    "found undefined alias": "define the anchor '&name' before using the alias",
+    "found unexpected end of stream": "close the quote or bracket that is still open",
+}
 
 
 def _char_at(text: str, line: int, col: int) -> str:

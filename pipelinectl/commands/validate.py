@@ -8,21 +8,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipelinectl import output, platform, policy
-from pipelinectl.discover import display_name, find_pipelines, repo_root
+from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK, EXIT_USER, InvalidInput
 from pipelinectl.validation import Report, validate_files
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     report = _report(args, environ, cwd)
-    rendered = output.render(args.format, report.problems, report.files, repo_root(cwd))
+    root = repo_root(cwd)
+    rendered = output.render(args.format, report, root)
     if args.output:
         Path(args.output).write_text(rendered, encoding="utf-8")
         if args.format != "text":
-            rendered = output.text(report.problems, report.files, repo_root(cwd))
+            rendered = output.text(report, root)
     sys.stdout.write(rendered)
     if args.format in ("json", "gitlab") and not args.output:
-        sys.stderr.write(output.summary(report.problems, report.files) + "\n")
+        sys.stderr.write(output.summary(report) + "\n")
     return EXIT_USER if report.problems else EXIT_OK
 
 
@@ -32,8 +33,7 @@ def _report(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> 
         config = platform.load(platform_file)
     except InvalidInput as exc:
         # A broken platform config is reported like a broken spec, in the same format.
-        name = display_name(Path(platform_file), cwd) if platform_file else platform.BUILTIN_NAME
-        return Report(files=[name], problems=exc.diagnostics())
+        return Report(files=[], problems=exc.diagnostics())
     files = find_pipelines(args.paths, cwd)
     repo_id = policy.repo_id_from(dict(environ), args.repo_id)
     return validate_files(files, config, repo_id, cwd)

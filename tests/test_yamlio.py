@@ -1,0 +1,129 @@
+"""The YAML loader: safe, exact locations, bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelinectl import yamlio
+from pipelinectl.errors import InvalidInput
+
+
+def load(text: str | bytes) -> yamlio.Document:
+    raw = text.encode() if isinstance(text, str) else text
+    return yamlio.load_bytes(raw, "f.yaml")
+
+
+def error(text: str | bytes) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        load(text)
+    return caught.value.render()
+
+
+def test_values_and_marks() -> None:
+    doc = load("a: 1\nb:\n  - x\n  - {c: yes, d: 2026-01-01, e: 3.10}\n")
+    assert doc.data == {"a": 1, "b": ["x", {"c": True, "d": "2026-01-01", "e": 3.1}]}
+    assert doc.source.at(("b", 1, "e")).line == 4
+    assert str(doc.source.at(("b", 1, "c"))) == "f.yaml:4:9"
+    assert str(doc.source.key_at(("b", 1, "d"))) == "f.yaml:4:14"
+    assert doc.source.raw[("b", 1, "e")] == "3.10"  # what the author wrote, for hints
+
+
+def test_missing_path_falls_back_to_nearest_ancestor() -> None:
+    doc = load("a:\n  b: 1\n")
+    assert str(doc.source.at(("a", "zzz", 3))) == "f.yaml:2:3"
+
+
+def test_quoted_words_stay_strings_and_plain_booleans_resolve() -> None:
+    doc = load('a: "yes"\nb: no\nc: On\nd: Norway\ne: null\nf: ~\ng: "1"\n')
+    assert doc.data == {"a": "yes", "b": False, "c": True, "d": "Norway", "e": None,
+                        "f": None, "g": "1"}
+
+
+def test_duplicate_key() -> None:
+    assert error("a: 1\nb: 2\na: 3\n") == (
+        "f.yaml:3:1: duplicate key 'a' (first defined on line 1)\n  hint: remove one of them")
+
+
+def test_several_documents() -> None:
+    assert error("a: 1\n---\nb: 2\n").startswith(
+        "f.yaml:2:1: file holds several YAML documents; expected one")
+
+
+def test_leading_document_marker_is_fine() -> None:
+    assert load("---\na: 1\n").data == {"a": 1}
+
+
+def test_byte_order_mark_is_ignored() -> None:
+    assert load(b"\xef\xbb\xbfa: 1\n").data == {"a": 1}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "f.yaml:1:1: file is empty; expected a mapping"),
+    ("# only a comment\n", "f.yaml:1:1: file is empty; expected a mapping"),
+    ("- a\n", "f.yaml:1:1: expected a mapping at the top level, found a list"),
+    ("just text\n", "f.yaml:1:1: expected a mapping at the top level, found a scalar ('just text')"),
+])
+def test_not_a_mapping(text: str, message: str) -> None:
+    assert error(text) == message
+
+
+def test_non_utf8_points_at_the_byte() -> None:
+    assert error(b"a: 1\nb: caf\xe9\n") == (
+        "f.yaml:2:7: file is not valid UTF-8 (byte 0xe9)\n  hint: save the file with UTF-8 encoding")
+
+
+def test_file_over_one_mib() -> None:
+    assert error(b"a: " + b"x" * (1024 * 1024)).startswith("f.yaml:1:1: file is larger than 1 MiB")
+
+
+def test_alias_bomb_is_refused_before_expansion() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev, cur = chr(96 + i), chr(97 + i)
+        lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 10)}]")
+    message = error("\n".join(lines) + "\n")
+    assert "YAML aliases expand to over 10,000 values" in message
+
+
+def test_small_aliases_are_shared_not_copied() -> None:
+    doc = load("a: &x {k: v}\nb: *x\n")
+    assert doc.data == {"a": {"k": "v"}, "b": {"k": "v"}}
+
+
+def test_recursive_alias() -> None:
+    assert "a YAML alias refers to a value that contains it" in error("a: &a [1, *a]\n")
+
+
+def test_deep_flow_nesting_is_an_error_not_a_crash() -> None:
+    # libyaml's C composer overflows its stack on this; the event builder must refuse it.
+    message = error("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert "YAML nesting is deeper than 64 levels" in message
+
+
+def test_too_many_values() -> None:
+    assert "file holds over 20,000 values" in error("a: [" + "1," * 30_000 + "1]\n")
+
+
+@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system", "!!binary", "!custom",
+                                 "!!set"])
+def test_unsafe_or_unknown_tags(tag: str) -> None:
+    assert "unsupported YAML tag" in error(f"a: {tag} x\n")
+
+
+def test_merge_keys_refused() -> None:
+    assert "YAML merge keys ('<<') are not supported" in error("a: {x: 1}\nb:\n  <<: {x: 2}\n")
+
+
+def test_non_scalar_keys_refused() -> None:
+    assert "mapping keys must be plain strings" in error("? [a, b]\n: 1\n")
+
+
+def test_syntax_error_has_location_and_tab_hint() -> None:
+    assert error("a:\n\tb: 1\n") == (
+        "f.yaml:2:1: YAML syntax error: while scanning for the next token: found character "
+        "that cannot start any token\n  hint: indent with spaces, not tabs")
+
+
+def test_where_formats_paths() -> None:
+    assert yamlio.where(("tasks", 0, "command", 2)) == "tasks[0].command[2]"
+    assert yamlio.where(()) == "the top level"
