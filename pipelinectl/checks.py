@@ -84,11 +84,10 @@ def check_tasks(pipeline: Pipeline, problems: Collector) -> None:
     for task in pipeline.tasks:
         _check_depends(pipeline, task, names, problems)
     cycle = find_cycle(pipeline)
-    if cycle:
-        first = pipeline.task(cycle[0])
-        assert first is not None
-        problems.add(pipeline.source.at(first.path + ("depends_on",)),
-                     f"tasks[{first.index}].depends_on: dependency cycle: "
+    start = pipeline.task(cycle[0]) if cycle else None
+    if cycle and start is not None:
+        problems.add(pipeline.source.at(start.path + ("depends_on",)),
+                     f"tasks[{start.index}].depends_on: dependency cycle: "
                      f"{' -> '.join(cycle)}", "remove one of these dependencies", "cycle")
 
 

@@ -81,9 +81,9 @@ def load(path: str | None) -> Platform:
     if problems:
         raise InvalidInput(problems)
     platform = _build(doc)
-    problems = check(platform)
-    if problems:
-        raise InvalidInput(problems.problems)
+    policy_problems = check(platform)
+    if policy_problems:
+        raise InvalidInput(policy_problems.problems)
     return platform
 
 

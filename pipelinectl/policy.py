@@ -10,7 +10,7 @@ from pipelinectl.errors import Collector, Location, did_you_mean
 from pipelinectl.platform import Platform, Team
 from pipelinectl.spec import Pipeline, Task
 from pipelinectl.units import parse_quantity, quantity_problem
-from pipelinectl.yamlio import Path_, where
+from pipelinectl.yamlio import where
 
 REPO_ID_VARIABLES = ("CI_PROJECT_PATH", "GITHUB_REPOSITORY")
 _ARG = re.compile(r"^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)

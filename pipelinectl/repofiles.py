@@ -192,8 +192,8 @@ def requirement_problem(line: str) -> tuple[str, str] | None:
     first = line.split()[0]
     option = first.split("=")[0]
     if option in _PIP_INCLUDES:
-        return (f"requirements: '{first}' includes other files, which the image build does "
-                "not see", "list every package in this file, each pinned with ==")
+        message = f"requirements: '{first}' includes other files, which the build does not see"
+        return message, "list every package in this file, each pinned with =="
     if option.startswith("-"):
         if option in _PIP_OPTIONS_ALLOWED:
             return None

@@ -161,7 +161,8 @@ def _message(error: jsonschema.ValidationError, path: Path_) -> str:
 
 
 def _generic(error: jsonschema.ValidationError) -> str:
-    keyword, expected, value = error.validator, error.validator_value, error.instance
+    keyword, value = str(error.validator), error.instance
+    expected: Any = error.validator_value
     if keyword == "type":
         return f"must be {_type_words(expected)}, not {_type_name(value)}"
     if keyword == "const":
@@ -178,7 +179,7 @@ def _generic_size(keyword: str, expected: Any, value: Any) -> str:
     messages = {
         "maxLength": f"{_show(value)} is {len(value) if isinstance(value, str) else 0} "
                      f"characters long; the limit is {expected}",
-        "minLength": f"must not be empty" if expected == 1 else
+        "minLength": "must not be empty" if expected == 1 else
                      f"must be at least {expected} {plural}s long",
         "maxItems": f"has {len(value) if isinstance(value, list) else 0} items; "
                     f"the limit is {expected}",
@@ -201,7 +202,8 @@ def _hint(error: jsonschema.ValidationError, doc: Document, path: Path_) -> str 
         text = doc.source.raw.get(path, _yaml_text(error.instance))
         return f"quote the value: \"{text}\""
     if error.validator == "enum" and isinstance(error.instance, str):
-        return did_you_mean(error.instance, [str(v) for v in error.validator_value])
+        choices: Any = error.validator_value
+        return did_you_mean(error.instance, [str(v) for v in choices])
     hint = _annotation(error, "x-hint")
     if hint == _DNS_LABEL_HINT:
         return _dns_label_hint(error.instance)
@@ -235,7 +237,8 @@ def _missing_keys(error: jsonschema.ValidationError, doc: Document,
     known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
     # A misspelt key is reported as unknown with "did you mean": do not also call it missing.
     misspelt = {did_you_mean(k, known) for k in instance if k not in known}
-    for key in error.validator_value:
+    required: Any = error.validator_value
+    for key in required:
         if key not in instance and f"did you mean '{key}'?" not in misspelt:
             hint = _annotation(error, "x-hint")
             yield _diagnostic(doc, path, f"{where(path)}: missing required key '{key}'",

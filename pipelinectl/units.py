@@ -22,7 +22,7 @@ def parse_duration(text: str) -> int:
     return sum(int(n) * _SECONDS[unit] for n, unit in _DURATION.findall(text))
 
 
-def parse_quantity(value: str | int | float) -> Decimal:
+def parse_quantity(value: str | float) -> Decimal:
     """The value of a Kubernetes quantity in base units (cores, bytes)."""
     text = str(value)
     match = _QUANTITY.match(text)
@@ -40,14 +40,14 @@ def parse_quantity(value: str | int | float) -> Decimal:
     return base * (Decimal(10) ** int(suffix[1:]))
 
 
-def quantity_text(value: str | int | float) -> str:
+def quantity_text(value: str | float) -> str:
     """A quantity as the text Kubernetes accepts (YAML numbers become strings)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def quantity_problem(kind: str, value: str | int | float) -> str | None:
+def quantity_problem(kind: str, value: str | float) -> str | None:
     """Why `value` is not a usable CPU or memory amount (kind 'cpu' or 'memory'), or None."""
     text = str(value)
     try:

@@ -147,7 +147,7 @@ def _mark(event: Any) -> tuple[int, int]:
 
 
 class _Frame:
-    __slots__ = ("value", "path", "anchor", "start", "key", "is_map")
+    __slots__ = ("anchor", "is_map", "key", "path", "start", "value")
 
     def __init__(self, value: dict[str, Any] | list[Any], path: Path_, anchor: str | None,
                  start: int) -> None:
@@ -320,7 +320,8 @@ class _Builder:
     def _scalar(self, event: Any) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+            tag = _resolver.resolve(  # type: ignore[no-untyped-call]
+                yaml.ScalarNode, event.value, event.implicit)
         if tag in (_TAG + "str", _TAG + "timestamp"):
             # Dates stay text: the schema decides what a date field accepts.
             return event.value

@@ -14,7 +14,7 @@ from pipelinectl.errors import InvalidInput
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = sorted(p.name for p in (FIXTURES / "invalid").iterdir() if p.is_dir())
 PLATFORMS = sorted(p.name for p in (FIXTURES / "platform-invalid").glob("*.yaml"))
-LOCATED = re.compile(r"^\S+:\d+:\d+: ", re.M)
+LOCATED = re.compile(r"^\S+:\d+:\d+: ", re.MULTILINE)
 
 
 def test_corpus_is_large_enough() -> None:
