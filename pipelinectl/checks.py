@@ -192,7 +192,7 @@ def cron_problem(expression: str) -> str | None:
     fields = text.split()
     if len(fields) != 5:
         return f"{expression!r} has {len(fields)} fields; cron needs 5"
-    for field, (what, low, high) in zip(fields, _CRON_RANGES):
+    for field, (what, low, high) in zip(fields, _CRON_RANGES, strict=True):
         if not all(_CRON_FIELD.match(part) for part in field.split(",")):
             return f"{expression!r}: {what} field {field!r} is not valid cron"
         for number in re.findall(r"(?<![/0-9])[0-9]+", field):

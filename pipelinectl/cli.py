@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+    except Exception as exc:  # the one place that catches everything
         return _internal_error(exc)
 
 

@@ -36,7 +36,7 @@ def summary(report: Report) -> str:
 
 def text(report: Report, repo_root: Path) -> str:
     lines = [p.render() for p in report.problems]
-    return "\n".join(lines + [summary(report)]) + "\n"
+    return "\n".join([*lines, summary(report)]) + "\n"
 
 
 def as_json(report: Report, repo_root: Path) -> str:

@@ -84,7 +84,10 @@ def _check_base_image(pipeline: Pipeline, platform: Platform, problems: Collecto
 
 
 def normalize_image(reference: str) -> str:
-    """An image reference as registry/path without tag or digest: python -> docker.io/library/python."""
+    """An image reference as registry/path, without tag or digest.
+
+    python:3.12 -> docker.io/library/python; rocker/r-ver -> docker.io/rocker/r-ver.
+    """
     name = reference.split("@", 1)[0]
     last_slash = name.rfind("/")
     if ":" in name[last_slash + 1:]:

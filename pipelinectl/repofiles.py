@@ -206,13 +206,18 @@ def requirement_problem(line: str) -> tuple[str, str] | None:
             f"pin an exact version, e.g. {name}==1.2.3 ('pip freeze' lists installed ones)")
 
 
+def _looks_like_script(arg: str) -> bool:
+    """A relative path to a script file, as a command argument (not an option or /abs path)."""
+    return arg.endswith(SCRIPT_SUFFIXES) and not arg.startswith(("-", "/")) and "=" not in arg
+
+
 def _check_scripts(pipeline: Pipeline, repo_root: Path, base: Path,
                    problems: Collector) -> None:
     """Script files named by relative path in commands exist in the pipeline's directory."""
     for task in pipeline.tasks:
         for index, arg in enumerate(task.command):
-            if index == 0 and len(task.command) > 1 or arg.startswith(("-", "/")) or \
-                    "=" in arg or not arg.endswith(SCRIPT_SUFFIXES):
+            program = index == 0 and len(task.command) > 1  # Rscript, python: not our files
+            if program or not _looks_like_script(arg):
                 continue
             path = task.path + ("command", index)
             if path not in pipeline.source.values:

@@ -61,7 +61,7 @@ def _fast_check(name: str) -> Any:
     explains every problem.
     """
     namespace: dict[str, Any] = {}
-    exec(_fast_code(schema_text(name)), namespace)  # noqa: S102 - generated from our schema
+    exec(_fast_code(schema_text(name)), namespace)  # code generated from our own schema
     return namespace["validate"]
 
 

@@ -80,7 +80,8 @@ def test_cron(expression: str, problem: str | None) -> None:
     ("python:3.12-slim", "docker.io/library/python"),
     ("rocker/r-ver:4.4.2", "docker.io/rocker/r-ver"),
     ("index.docker.io/rocker/r-ver", "docker.io/rocker/r-ver"),
-    ("registry.example.org:5000/team/img:1@sha256:" + "a" * 64, "registry.example.org:5000/team/img"),
+    ("registry.example.org:5000/team/img:1@sha256:" + "a" * 64,
+     "registry.example.org:5000/team/img"),
     ("localhost/img", "localhost/img"),
 ])
 def test_image_names(reference: str, normalized: str) -> None:
@@ -95,7 +96,8 @@ def test_allowed_registries_match_whole_path_segments() -> None:
 
 
 def test_dockerfile_from_lines() -> None:
-    text = ("# syntax=docker/dockerfile:1\nARG BASE=python:3.12-slim\nFROM --platform=$X $BASE AS b\n"
+    text = ("# syntax=docker/dockerfile:1\nARG BASE=python:3.12-slim\n"
+            "FROM --platform=$X $BASE AS b\n"
             "FROM b\nFROM scratch\nFROM \\\n  ghcr.io/x/y:1\n")
     assert policy.from_images(text) == [(3, "python:3.12-slim", None), (6, "ghcr.io/x/y:1", None)]
 

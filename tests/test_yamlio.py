@@ -61,7 +61,8 @@ def test_byte_order_mark_is_ignored() -> None:
     ("", "f.yaml:1:1: file is empty; expected a mapping"),
     ("# only a comment\n", "f.yaml:1:1: file is empty; expected a mapping"),
     ("- a\n", "f.yaml:1:1: expected a mapping at the top level, found a list"),
-    ("just text\n", "f.yaml:1:1: expected a mapping at the top level, found a scalar ('just text')"),
+    ("just text\n",
+     "f.yaml:1:1: expected a mapping at the top level, found a scalar ('just text')"),
 ])
 def test_not_a_mapping(text: str, message: str) -> None:
     assert error(text) == message
@@ -69,7 +70,8 @@ def test_not_a_mapping(text: str, message: str) -> None:
 
 def test_non_utf8_points_at_the_byte() -> None:
     assert error(b"a: 1\nb: caf\xe9\n") == (
-        "f.yaml:2:7: file is not valid UTF-8 (byte 0xe9)\n  hint: save the file with UTF-8 encoding")
+        "f.yaml:2:7: file is not valid UTF-8 (byte 0xe9)\n"
+        "  hint: save the file with UTF-8 encoding")
 
 
 def test_file_over_one_mib() -> None:
