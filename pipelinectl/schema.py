@@ -109,7 +109,8 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
     return dedupe(problems)
 
 
-def _without_consequences(errors: list[jsonschema.ValidationError]) -> list[Any]:
+def _without_consequences(
+        errors: list[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
     """Where a choice itself failed (image with both language and dockerfile), drop the
     if/then complaints that follow from it: they would only repeat the same mistake."""
     failed = {tuple(e.absolute_path) for e in errors
@@ -155,7 +156,7 @@ def _annotation(error: jsonschema.ValidationError, name: str) -> str | None:
 def _message(error: jsonschema.ValidationError, path: Path_) -> str:
     custom = _annotation(error, "x-message")
     if custom and error.validator in ("pattern", "oneOf", "anyOf", "minProperties",
-                                      "maxProperties") and path is not None:
+                                      "maxProperties"):
         return f"{where(path)}: {custom.format(value=_show(error.instance))}"
     return f"{where(path)}: {_generic(error)}"
 
@@ -191,7 +192,6 @@ def _generic_size(keyword: str, expected: Any, value: Any) -> str:
         "maxProperties": f"has {len(value) if isinstance(value, dict) else 0} entries; "
                          f"the limit is {expected}",
         "minProperties": "must not be empty",
-        "dependentRequired": "",
     }
     return messages.get(keyword) or f"is not valid ({keyword})"
 

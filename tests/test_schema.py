@@ -55,6 +55,15 @@ def test_schema_means_the_same_in_draft_7(name: str) -> None:
                 assert set(node) <= {"$ref", "description"}, f"{path}: siblings beside $ref"
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_every_pattern_says_what_it_wants(name: str) -> None:
+    """A regex is no message for an epidemiologist: each pattern carries x-message."""
+    document = json.loads(schema.schema_text(name))
+    bare = [path for path, node in nodes(document)
+            if isinstance(node, dict) and "pattern" in node and "x-message" not in node]
+    assert bare == []
+
+
 def test_schema_command_prints_the_shipped_schemas(run) -> None:
     for name in NAMES:
         result = run("schema", name)
