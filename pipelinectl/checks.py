@@ -41,6 +41,7 @@ _CREDENTIAL_VALUES = (
 )
 _CREDENTIAL_NAME = re.compile(
     r"(?i)(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY)$")
+_HOST_ZONE_ALIASES = frozenset({"localtime", "posixrules", "Factory"})
 _CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
                 ("day-of-week", 0, 7))
 _CRON_FIELD = re.compile(r"^(\*|\?|[0-9]+|[A-Za-z]{3})(-([0-9]+|[A-Za-z]{3}))?(/[0-9]+)?$")
@@ -168,7 +169,7 @@ def check_schedule(pipeline: Pipeline, problems: Collector) -> None:
         problems.add(pipeline.source.at(cron_path), f"{where(cron_path)}: {message}",
                      "use 5 fields: minute hour day-of-month month day-of-week, e.g. "
                      "\"0 7 * * 1-5\", or one of " + ", ".join(CRON_MACROS), "cron")
-    if schedule.timezone != "UTC" and schedule.timezone not in _zones():
+    if not is_time_zone(schedule.timezone):
         hint = did_you_mean(schedule.timezone, sorted(_zones())) or \
             "use an IANA name such as Europe/London or America/New_York"
         problems.add(pipeline.source.at(("schedule", "timezone")),
@@ -207,8 +208,24 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def is_time_zone(name: str) -> bool:
+    """An IANA zone name (from the tzdata package, or the system's zoneinfo)."""
+    if name == "UTC":
+        return True
+    if name in _HOST_ZONE_ALIASES or name.startswith(("posix/", "right/")):
+        return False  # they name the host's zone or a variant file, not a place
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    # ZoneInfo also opens any file under TZPATH (posixrules, localtime): keep to real zones.
+    return "/" in name or name in _zones()
+
+
 @functools.cache
 def _zones() -> frozenset[str]:
+    """Every zone name: only for hints, as listing them costs ~40 ms."""
     return frozenset(zoneinfo.available_timezones())
 
 
@@ -308,6 +325,7 @@ def _check_env(pipeline: Pipeline, path: Path_, name: str, value: str,
                      "credential")
 
 
+@functools.lru_cache(maxsize=4096)
 def credential_kind(name: str, value: str) -> str | None:
     """What kind of credential `value` looks like, or None."""
     for pattern, what in _CREDENTIAL_VALUES:

@@ -20,6 +20,16 @@ Command = Callable[[argparse.Namespace, Mapping[str, str], Path], int]
 ISSUES_URL = "the pipelinectl issue tracker"
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _platform_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform", metavar="FILE",
@@ -45,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "(Code Quality report)")
     validate.add_argument("--output", "-o", metavar="FILE",
                           help="also write the report in --format to FILE (stdout gets text)")
+    validate.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                          help="check files in N processes (default: the CPU count, at most "
+                               "8; only for 100 files or more)")
     validate.add_argument("--repo-id", metavar="PROJECT",
                           help="CI project path checked against the team's repos; default "
                                "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")

@@ -7,6 +7,7 @@ must never read the runner's files.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -39,7 +40,9 @@ def inside(repo_root: Path, base: Path, relative: str) -> tuple[Path | None, str
     lexical = os.path.normpath(os.path.join(base, relative))
     if not _within(lexical, root):
         return None, f"{relative!r} points outside the repository"
-    if _through_symlink(lexical, root):
+    # `base` is resolved: only the components below it (or below the root, for a path that
+    # climbs out of `base` with ..) can be symlinks.
+    if _through_symlink(lexical, str(base) if _within(lexical, str(base)) else root):
         real = os.path.realpath(lexical)
         if not _within(real, root):
             return None, f"{relative!r} is a symlink to a place outside the repository"
@@ -187,6 +190,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return result
 
 
+@functools.lru_cache(maxsize=8192)
 def requirement_problem(line: str) -> tuple[str, str] | None:
     """(message, hint) if a requirements.txt line is not pinned to one exact version."""
     first = line.split()[0]

@@ -22,6 +22,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 
 Pairs = tuple[tuple[str, str], ...]
+_SHLEX_SPECIAL = frozenset("'\"\\")
 
 
 @dataclass(frozen=True)
@@ -187,12 +188,23 @@ def _task(index: int, raw: dict[str, Any], defaults: dict[str, Any], doc: Docume
     )
 
 
+def split_command(text: str) -> list[str]:
+    """Split a command string like a POSIX shell would (shlex), without running one.
+
+    Without quotes or backslashes shlex splits on whitespace only, so str.split gives the same
+    list at a fraction of the cost (a monorepo holds thousands of commands).
+    """
+    if not _SHLEX_SPECIAL.intersection(text):
+        return text.split()
+    return shlex.split(text)
+
+
 def _command(raw: str | list[str], doc: Document, path: Path_,
              problems: list[Diagnostic]) -> tuple[str, ...]:
     if isinstance(raw, list):
         return tuple(raw)
     try:
-        parts = shlex.split(raw)
+        parts = split_command(raw)
     except ValueError as exc:
         problems.append(Diagnostic(doc.source.at(path), f"tasks[{path[1]}].command: cannot be "
                                    f"split into arguments: {str(exc).lower()}",

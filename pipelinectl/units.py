@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -15,6 +16,7 @@ _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), ""
             "P": Decimal("1e15"), "E": Decimal("1e18")}
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_duration(text: str) -> int:
     """Seconds in a duration such as 1h30m; ValueError if it is not one."""
     if not text or _DURATION.sub("", text):
@@ -47,6 +49,7 @@ def quantity_text(value: str | float) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=1024)
 def quantity_problem(kind: str, value: str | float) -> str | None:
     """Why `value` is not a usable CPU or memory amount (kind 'cpu' or 'memory'), or None."""
     text = str(value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,26 +25,95 @@ class Report:
     invalid_files: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What the cross-file check needs of a valid pipeline (cheap to send between processes)."""
+
+    file: str
+    team: str
+    name: str
+    location: Location
+
+
+# (display name, identity if valid, the pipeline if asked for, problems)
+Outcome = tuple[str, Identity | None, spec.Pipeline | None, list[Diagnostic]]
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 100
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
-                   cwd: Path) -> Report:
-    """Every problem in every file, sorted; pipelines for the files that are valid."""
+                   cwd: Path, jobs: int = 1, keep: bool = True) -> Report:
+    """Every problem in every file, sorted; with `keep`, the pipelines of the valid files.
+
+    Files are independent until the name-collision check, so with jobs > 1 a large monorepo is
+    checked by worker processes; the report is the same, in the same order.
+    """
     report = Report()
-    roots: dict[Path, Path | None] = {}
-    for path in paths:
-        name = display_name(path, cwd)
+    identities: list[Identity] = []
+    for name, identity, pipeline, problems in _outcomes(
+            paths, _Job(platform, repo_id, cwd, keep), jobs):
         report.files.append(name)
-        root = repo_root(path.parent, roots)
-        pipeline, problems = validate_one(path, name, root, platform, repo_id)
         report.problems.extend(problems)
         if problems:
             report.invalid_files.add(name)
-        elif pipeline is not None:
+        if identity is not None:
+            identities.append(identity)
+        if pipeline is not None:
             report.pipelines.append(pipeline)
-    collisions = name_collisions(report.pipelines)
+    collisions = name_collisions(identities)
     report.invalid_files.update(p.location.file for p in collisions)
     report.problems = sorted(dedupe(report.problems + collisions), key=Diagnostic.sort_key)
     report.pipelines = [p for p in report.pipelines if p.file not in report.invalid_files]
     return report
+
+
+@dataclass(frozen=True)
+class _Job:
+    platform: Platform
+    repo_id: str | None
+    cwd: Path
+    keep: bool
+
+
+def _outcomes(paths: list[Path], job: _Job, jobs: int) -> list[Outcome]:
+    context = _fork_context()
+    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or context is None:
+        return _validate_chunk(paths, job)
+    chunks = [paths[i::jobs * 4] for i in range(jobs * 4)]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        results = list(pool.map(_validate_chunk, chunks, [job] * len(chunks)))
+    # Chunks interleave the paths; put the outcomes back in the order of `paths`.
+    order = {path: index for index, path in enumerate(paths)}
+    merged = [(order[path], outcome) for chunk, outcome_list in zip(chunks, results, strict=True)
+              for path, outcome in zip(chunk, outcome_list, strict=True)]
+    return [outcome for _, outcome in sorted(merged, key=lambda item: item[0])]
+
+
+def _fork_context() -> multiprocessing.context.BaseContext | None:
+    # fork: workers inherit the loaded modules and the compiled schema, so they start at once.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork")
+
+
+def _validate_chunk(paths: list[Path], job: _Job) -> list[Outcome]:
+    roots: dict[Path, Path | None] = {}
+    outcomes: list[Outcome] = []
+    for path in paths:
+        name = display_name(path, job.cwd)
+        pipeline, problems = validate_one(path, name, repo_root(path.parent, roots),
+                                          job.platform, job.repo_id)
+        valid = pipeline if pipeline is not None and not problems else None
+        identity = None if valid is None else Identity(
+            valid.file, valid.metadata.team, valid.metadata.name,
+            valid.source.at(("metadata", "name")))
+        outcomes.append((name, identity, valid if job.keep else None, problems))
+    return outcomes
 
 
 def validate_one(path: Path, name: str, root: Path, platform: Platform,
@@ -59,25 +131,25 @@ def validate_one(path: Path, name: str, root: Path, platform: Platform,
     return pipeline, problems + checks.check(pipeline, context)
 
 
-def name_collisions(pipelines: list[spec.Pipeline]) -> list[Diagnostic]:
+def name_collisions(identities: list[Identity]) -> list[Diagnostic]:
     """Two files may not declare the same pipeline (same team and name)."""
-    first: dict[tuple[str, str], spec.Pipeline] = {}
+    first: dict[tuple[str, str], Identity] = {}
     problems = []
-    for pipeline in sorted(pipelines, key=lambda p: p.file):
-        key = (pipeline.metadata.team, pipeline.metadata.name)
-        owner = first.setdefault(key, pipeline)
-        if owner is not pipeline:
-            where: Location = pipeline.source.at(("metadata", "name"))
+    for identity in sorted(identities, key=lambda i: i.file):
+        key = (identity.team, identity.name)
+        owner = first.setdefault(key, identity)
+        if owner is not identity:
             problems.append(Diagnostic(
-                where, f"metadata.name: pipeline {key[1]!r} of team {key[0]!r} is already "
-                f"declared in {owner.file}", "give each pipeline its own name", "duplicate-name"))
+                identity.location, f"metadata.name: pipeline {key[1]!r} of team {key[0]!r} is "
+                f"already declared in {owner.file}", "give each pipeline its own name",
+                "duplicate-name"))
     return problems
 
 
 def load_pipelines(paths: list[Path], platform: Platform, repo_id: str | None,
-                   cwd: Path) -> list[spec.Pipeline]:
+                   cwd: Path, jobs: int = 1) -> list[spec.Pipeline]:
     """Valid pipelines, or InvalidInput with every problem: later commands start here."""
-    report = validate_files(paths, platform, repo_id, cwd)
+    report = validate_files(paths, platform, repo_id, cwd, jobs)
     if report.problems:
         raise InvalidInput(report.problems)
     return report.pipelines

@@ -6,6 +6,7 @@ refuse duplicate keys, unknown tags and alias bombs, and remember where every ke
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,12 +106,22 @@ def _decode(raw: bytes, name: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _events(text: str, name: str) -> Any:
-    """libyaml's event stream: iterative, so deep nesting cannot overflow a C stack."""
+def _events(text: str, name: str) -> Iterator[Any]:
+    """libyaml's event stream: iterative, so deep nesting cannot overflow a C stack.
+
+    The parser is driven directly (not through yaml.parse) to save a generator hop per event.
+    """
+    parser = _Loader(text)
     try:
-        yield from yaml.parse(text, Loader=_Loader)
+        while True:
+            event = parser.get_event()
+            yield event
+            if isinstance(event, yaml.StreamEndEvent):
+                return
     except yaml.MarkedYAMLError as exc:
         _syntax_error(exc, text, name)
+    finally:
+        parser.dispose()
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> None:

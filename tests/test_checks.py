@@ -142,3 +142,13 @@ def test_defaults_merge_into_tasks() -> None:
     assert task.retries == 3
     assert task.timeout == spec.BUILTIN_DEFAULTS["timeout"]
     assert built.resolved_engine == "cronjob"
+
+
+@pytest.mark.parametrize("command", [
+    "Rscript report.R --out /workspace/report.html", "  python\tetl.py \n --day  today ",
+    "python -c 'print(1)'", 'Rscript -e "cat(\\"x\\")"', "a\\ b c", "echo # not a comment",
+    "x=1 y", "", "   ", "naïve ünïcode",
+])
+def test_split_command_matches_shlex(command: str) -> None:
+    import shlex
+    assert spec.split_command(command) == shlex.split(command)

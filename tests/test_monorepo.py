@@ -46,3 +46,22 @@ def test_problems_in_a_few_of_a_thousand(run, git_repo: Path) -> None:
 
 def _line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_parallel_report_equals_serial_report(git_repo: Path) -> None:
+    from pipelinectl import platform
+    from pipelinectl.validation import validate_files
+    paths = generate(git_repo, 300)
+    paths[5].write_text(paths[5].read_text().replace("team: default", "team: x"))
+    paths[250].write_text(paths[0].read_text())  # a copy of p0000: same name and team
+    local = platform.load(None)
+    serial = validate_files(paths, local, None, git_repo, jobs=1)
+    parallel = validate_files(paths, local, None, git_repo, jobs=2)
+    assert len(serial.problems) == 2
+    assert parallel.problems == serial.problems
+    assert parallel.files == serial.files
+    assert parallel.invalid_files == serial.invalid_files
+    assert [p.file for p in parallel.pipelines] == [p.file for p in serial.pipelines]
+    assert len(parallel.pipelines) == 298
+    light = validate_files(paths, local, None, git_repo, jobs=2, keep=False)
+    assert (light.problems, light.pipelines) == (serial.problems, [])

@@ -10,7 +10,7 @@ from pathlib import Path
 from pipelinectl import output, platform, policy
 from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK, EXIT_USER, InvalidInput
-from pipelinectl.validation import Report, validate_files
+from pipelinectl.validation import Report, default_jobs, validate_files
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
@@ -36,4 +36,4 @@ def _report(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> 
         return Report(files=[], problems=exc.diagnostics())
     files = find_pipelines(args.paths, cwd)
     repo_id = policy.repo_id_from(dict(environ), args.repo_id)
-    return validate_files(files, config, repo_id, cwd)
+    return validate_files(files, config, repo_id, cwd, args.jobs or default_jobs(), keep=False)
