@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also write the report in --format to FILE (stdout gets text)")
     validate.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
                           help="check files in N processes (default: the CPU count, at most "
-                               "8; only for 100 files or more)")
+                               "8; used from 300 files up)")
     validate.add_argument("--repo-id", metavar="PROJECT",
                           help="CI project path checked against the team's repos; default "
                                "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
