@@ -1,0 +1,137 @@
+"""One batch/v1 CronJob per pipeline of the cronjob engine (pure: a dict, deterministic).
+
+One task runs as the pod's container. A chain of tasks (SPEC.md section 1) runs in one pod:
+every task but the last as an init container, in dependency order, the last as the main
+container; they share an emptyDir at /workspace. A pipeline without a schedule becomes a
+suspended CronJob, started by hand with `kubectl create job --from=cronjob/NAME`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pipelinectl.checks import topological_order
+from pipelinectl.render import labels as L
+from pipelinectl.spec import Pipeline, Task
+from pipelinectl.units import parse_duration
+
+WORKSPACE = "/workspace"
+RUN_AS = 10001  # the non-root user of the base images (base-images/*/Dockerfile)
+SUCCESSFUL_JOBS_KEPT = 3
+FAILED_JOBS_KEPT = 3
+TTL_AFTER_FINISHED = 86400  # finished Jobs and their logs stay a day, then are cleaned up
+# Kubernetes requires a schedule even on a suspended CronJob; this one is never reached
+# while suspended, and is only used for pipelines that have no schedule.
+UNSCHEDULED_CRON = "0 0 1 1 *"
+_DIGEST_REFERENCE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+_CONCURRENCY = {"forbid": "Forbid", "allow": "Allow", "replace": "Replace"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and what a pipeline runs: decided by the platform and the build, not the spec."""
+
+    namespace: str
+    service_account: str
+    image: str  # <registry>/<team>/<pipeline>@sha256:<digest>
+    git_sha: str
+
+    def __post_init__(self) -> None:
+        if not _DIGEST_REFERENCE.match(self.image):
+            raise ValueError(f"image must be referenced by @sha256: digest, not {self.image!r}")
+
+
+def render(pipeline: Pipeline, target: Target) -> dict[str, Any]:
+    """The CronJob of a cronjob-engine pipeline."""
+    if pipeline.resolved_engine != "cronjob":
+        raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
+    owned = L.ownership_labels(pipeline)
+    notes = L.ownership_annotations(pipeline, target.git_sha)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": pipeline.metadata.name, "namespace": target.namespace,
+                     "labels": owned, "annotations": notes},
+        "spec": {
+            **_schedule(pipeline),
+            "successfulJobsHistoryLimit": SUCCESSFUL_JOBS_KEPT,
+            "failedJobsHistoryLimit": FAILED_JOBS_KEPT,
+            "jobTemplate": {
+                "metadata": {"labels": owned, "annotations": notes},
+                "spec": _job(pipeline, target, owned),
+            },
+        },
+    }
+
+
+def _schedule(pipeline: Pipeline) -> dict[str, Any]:
+    schedule = pipeline.schedule
+    if schedule is None:
+        return {"schedule": UNSCHEDULED_CRON, "timeZone": "UTC", "concurrencyPolicy": "Forbid",
+                "suspend": True}
+    fields: dict[str, Any] = {
+        "schedule": schedule.cron.strip(),
+        "timeZone": schedule.timezone,
+        "concurrencyPolicy": _CONCURRENCY[schedule.concurrency],
+        "suspend": schedule.suspend,
+    }
+    if schedule.starting_deadline is not None:
+        fields["startingDeadlineSeconds"] = parse_duration(schedule.starting_deadline)
+    return fields
+
+
+def _job(pipeline: Pipeline, target: Target, owned: dict[str, str]) -> dict[str, Any]:
+    order = [pipeline.task(name) for name in topological_order(pipeline)]
+    tasks = [task for task in order if task is not None]
+    *first, last = tasks
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": target.service_account,
+        "automountServiceAccountToken": False,  # task pods need no Kubernetes API
+        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
+                            "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    if first:
+        pod["initContainers"] = [_container(pipeline, task, target) for task in first]
+    pod["containers"] = [_container(pipeline, last, target)]
+    pod["volumes"] = [{"name": "workspace", "emptyDir": {}}]
+    return {
+        # The pod is retried as a whole; a chain retries as often as its most patient task.
+        "backoffLimit": max(task.retries for task in tasks),
+        "activeDeadlineSeconds": sum(parse_duration(task.timeout) for task in tasks),
+        "ttlSecondsAfterFinished": TTL_AFTER_FINISHED,
+        "template": {"metadata": {"labels": owned}, "spec": pod},
+    }
+
+
+def _container(pipeline: Pipeline, task: Task, target: Target) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": task.name,
+        "image": target.image,
+        "command": list(task.command),
+        "env": _env(pipeline, task),
+    }
+    if task.secrets:
+        container["envFrom"] = [{"secretRef": {"name": name}} for name in task.secrets]
+    container["resources"] = {
+        "requests": {"cpu": task.resources.cpu, "memory": task.resources.memory},
+        "limits": {"memory": task.resources.memory},
+    }
+    container["securityContext"] = {"allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]}}
+    container["volumeMounts"] = [{"name": "workspace", "mountPath": WORKSPACE}]
+    return container
+
+
+def _env(pipeline: Pipeline, task: Task) -> list[dict[str, Any]]:
+    fixed: list[dict[str, Any]] = [
+        {"name": L.ENV_PIPELINE, "value": pipeline.metadata.name},
+        {"name": L.ENV_TEAM, "value": pipeline.metadata.team},
+        {"name": L.ENV_TASK, "value": task.name},
+        # The Job's name identifies the run (the pod carries it as the job-name label).
+        {"name": L.ENV_RUN_ID,
+         "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
+    ]
+    return fixed + [{"name": name, "value": value} for name, value in task.env]
