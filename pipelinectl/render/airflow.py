@@ -1,0 +1,168 @@
+"""One static Airflow DAG file per pipeline of the airflow engine (pure, deterministic).
+
+The file is templates/dag.py.tmpl with one statement replaced: `PIPELINE = {...}`, a literal
+made with repr() from plain data. Spec values never become code: `check_generated` parses the
+result and refuses it unless every statement but that literal is the template's own, and the
+literal evaluates with ast.literal_eval. The scheduler imports only this static file: no YAML
+at parse time, and one broken pipeline cannot hide another's DAG.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import pprint
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipelinectl.checks import topological_order
+from pipelinectl.render import labels as L
+from pipelinectl.render.cronjob import RUN_AS, Target
+from pipelinectl.spec import Pipeline, Task
+from pipelinectl.units import parse_duration, parse_quantity
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "dag.py.tmpl"
+DEFAULT_START = (2024, 1, 1)  # without start_date: a fixed past day (catchup is off by default)
+DEFAULT_DOCKER_URL = "unix://var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class AirflowTarget:
+    """Where the DAG's tasks run: the platform's Airflow settings on top of a Target."""
+
+    target: Target
+    runner: str = "kubernetes"  # kubernetes | docker
+    kubernetes_conn_id: str = "kubernetes_default"
+    docker_url: str = DEFAULT_DOCKER_URL
+
+
+class GeneratedCodeError(Exception):
+    """The generated DAG is not the template plus one literal (a bug, never user input)."""
+
+
+def dag_id(pipeline: Pipeline) -> str:
+    return f"{pipeline.metadata.team}__{pipeline.metadata.name}"
+
+
+def render(pipeline: Pipeline, where: AirflowTarget) -> str:
+    """The DAG file's source text."""
+    if pipeline.resolved_engine != "airflow":
+        raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
+    literal = pprint.pformat(pipeline_literal(pipeline, where), width=100, sort_dicts=False)
+    source = _splice(literal)
+    check_generated(source)
+    return source
+
+
+def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]:
+    """Everything the DAG file needs from the spec and the platform, as plain data."""
+    schedule = pipeline.schedule
+    notifications = pipeline.notifications
+    return {
+        "dag_id": dag_id(pipeline),
+        "description": pipeline.metadata.description or "",
+        "owner": pipeline.metadata.owner or pipeline.metadata.team,
+        "schedule": None if schedule is None else {"cron": schedule.cron.strip(),
+                                                   "timezone": schedule.timezone},
+        "start_date": _start(pipeline),
+        "catchup": bool(schedule and schedule.catchup),
+        # forbid and replace: one run at a time (Airflow cannot cancel the running one).
+        "max_active_runs": 1 if schedule is None or schedule.concurrency != "allow" else 16,
+        "paused": bool(schedule and schedule.suspend),
+        "tags": ["pipelinectl", f"team:{pipeline.metadata.team}"],
+        "email_on_failure": list(notifications.on_failure) if notifications else [],
+        "runner": where.runner,
+        "namespace": where.target.namespace,
+        "service_account": where.target.service_account,
+        "image": where.target.image,
+        "kubernetes_conn_id": where.kubernetes_conn_id,
+        "docker_url": where.docker_url,
+        "run_as": RUN_AS,
+        "labels": L.ownership_labels(pipeline),
+        "annotations": L.ownership_annotations(pipeline, where.target.git_sha),
+        "tasks": [_task(pipeline, task) for task in _ordered(pipeline)],
+    }
+
+
+def _ordered(pipeline: Pipeline) -> list[Task]:
+    tasks = (pipeline.task(name) for name in topological_order(pipeline))
+    return [task for task in tasks if task is not None]
+
+
+def _start(pipeline: Pipeline) -> list[int]:
+    schedule = pipeline.schedule
+    if schedule is None or schedule.start_date is None:
+        return list(DEFAULT_START)
+    day = date.fromisoformat(schedule.start_date)
+    return [day.year, day.month, day.day]
+
+
+def _task(pipeline: Pipeline, task: Task) -> dict[str, Any]:
+    fixed = [[L.ENV_PIPELINE, pipeline.metadata.name], [L.ENV_TEAM, pipeline.metadata.team],
+             [L.ENV_TASK, task.name]]
+    return {
+        "name": task.name,
+        "pod_name": f"{pipeline.metadata.name}-{task.name}"[:63].rstrip("-"),
+        "command": list(task.command),
+        "depends_on": list(task.depends_on),
+        "env": fixed + [[name, value] for name, value in task.env],
+        "secrets": list(task.secrets),
+        "requests": {"cpu": task.resources.cpu, "memory": task.resources.memory},
+        "limits": {"memory": task.resources.memory},
+        "cpus": float(parse_quantity(task.resources.cpu)),
+        "memory_bytes": int(parse_quantity(task.resources.memory)),
+        "retries": task.retries,
+        "retry_delay_seconds": parse_duration(task.retry_delay),
+        "timeout_seconds": parse_duration(task.timeout),
+    }
+
+
+@functools.cache
+def _template() -> tuple[str, int, int]:
+    """The template text and the character span of its `PIPELINE: dict = {}` statement."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    node = _pipeline_assignment(ast.parse(text))
+    lines = text.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: node.lineno - 1]) + node.col_offset
+    assert node.end_lineno is not None and node.end_col_offset is not None
+    end = sum(len(line) for line in lines[: node.end_lineno - 1]) + node.end_col_offset
+    return text, start, end
+
+
+def _splice(literal: str) -> str:
+    text, start, end = _template()
+    return text[:start] + "PIPELINE: dict = " + literal + text[end:]
+
+
+def _pipeline_assignment(module: ast.Module) -> ast.AnnAssign:
+    found = [n for n in module.body if isinstance(n, ast.AnnAssign)
+             and isinstance(n.target, ast.Name) and n.target.id == "PIPELINE"]
+    if len(found) != 1:
+        raise GeneratedCodeError("expected exactly one PIPELINE assignment")
+    return found[0]
+
+
+def check_generated(source: str) -> None:
+    """Refuse generated source unless it is the template with only PIPELINE's value changed."""
+    try:
+        module = ast.parse(source)
+    except SyntaxError as exc:
+        raise GeneratedCodeError(f"generated DAG does not parse: {exc}") from None
+    value = _pipeline_assignment(module).value
+    if value is None:
+        raise GeneratedCodeError("PIPELINE has no value")
+    try:
+        ast.literal_eval(value)
+    except ValueError:
+        raise GeneratedCodeError("PIPELINE is not a plain literal") from None
+    if _skeleton(module) != _skeleton(ast.parse(_template()[0])):
+        raise GeneratedCodeError("generated DAG differs from the template outside PIPELINE")
+
+
+def _skeleton(module: ast.Module) -> str:
+    """The module's AST with PIPELINE's value blanked out."""
+    copy = ast.parse(ast.unparse(module))
+    _pipeline_assignment(copy).value = ast.Constant(None)
+    return ast.dump(copy)
