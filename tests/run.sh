@@ -12,9 +12,9 @@ fi
 
 # A real Airflow 3 for the DAG tests, in its own venv (it must not share the project's
 # dependencies), pinned, and cached outside the repo across runs.
-airflow_pins="apache-airflow==3.3.2 apache-airflow-providers-cncf-kubernetes==10.25.0 apache-airflow-providers-docker==4.6.1"
+airflow_pins="apache-airflow==3.3.2 apache-airflow-providers-cncf-kubernetes==10.25.0 apache-airflow-providers-docker==4.6.1 apache-airflow-providers-smtp==3.2.0"
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-airflow_venv=${PIPELINECTL_AIRFLOW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/airflow-3.3.2-py$py_version}
+airflow_venv=${PIPELINECTL_AIRFLOW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/airflow-3.3.2-smtp-py$py_version}
 if [ ! -f "$airflow_venv/.complete" ]; then
   echo "== installing Airflow into $airflow_venv (once; about 3 minutes)"
   rm -rf "$airflow_venv"

@@ -167,8 +167,12 @@ def test_kubernetes_dag_as_airflow_sees_it(loaded: dict[str, Any]) -> None:
     assert (load["run_as_non_root"], load["allow_privilege_escalation"]) == (True, False)
     assert (load["on_finish_action"], load["reattach_on_restart"], load["get_logs"]) == \
         ("delete_pod", True, True)
-    assert load["email"] == ["oncall@example.org", "data@example.org"]
     assert load["owner"] == "data@example.org"
+    assert dag["on_failure"] == [{
+        "type": "PipelineNotifier", "to": ["oncall@example.org", "data@example.org"],
+        "subject": "[pipelinectl] default__fan-in failed",
+        "template_fields": ["subject", "html_content"]}]
+    assert [n["to"] for n in dag["on_success"]] == [["data@example.org"]]
     assert load["image"].startswith("127.0.0.1:5000/default/fan-in@sha256:")
 
 
@@ -180,6 +184,9 @@ def test_docker_dag_as_airflow_sees_it(loaded: dict[str, Any]) -> None:
     assert report["upstream"] == ["aggregate"]
     assert report["command"] == ["Rscript", "report.R"]
     assert dict(report["env"])["PIPELINECTL_TASK"] == "report"
+    assert dag["workspace_volume"] == \
+        "pipelinectl-default__covid-cases-r-manual__2026-01-02T03-04-05-00-00"
+    assert dag["on_success"] == []
 
 
 def test_unscheduled_dag_is_triggered_by_hand(loaded: dict[str, Any]) -> None:

@@ -52,7 +52,6 @@ def describe_task(task, dag):
         "retry_delay": task.retry_delay.total_seconds(),
         "timeout": task.execution_timeout.total_seconds(),
         "owner": task.owner,
-        "email": task.email,
         "command": command_of(task),
         "env": env_of(task),
         "image": task.image,
@@ -78,6 +77,18 @@ def describe_task(task, dag):
     return info
 
 
+def _notifiers(callbacks):
+    if not callbacks:
+        return []
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    return [{"type": type(c).__name__, "to": c.to, "subject": c.subject,
+             "template_fields": list(c.template_fields)} for c in callbacks]
+
+
+def _module_of(dag):
+    return sys.modules[type(dag.tasks[0]).__module__]
+
+
 def _zone_name(zone):
     if zone is None:
         return None
@@ -97,6 +108,9 @@ def describe(dag):
         "max_active_runs": dag.max_active_runs,
         "paused_upon_creation": dag.is_paused_upon_creation,
         "tags": sorted(dag.tags),
+        "on_failure": _notifiers(dag.on_failure_callback),
+        "on_success": _notifiers(dag.on_success_callback),
+        "workspace_volume": _module_of(dag)._workspace_volume("manual__2026-01-02T03:04:05+00:00"),
         "tasks": {task.task_id: describe_task(task, dag) for task in dag.tasks},
     }
 

@@ -9,6 +9,7 @@ fields, so Airflow's Jinja never evaluates them in the worker.
 from __future__ import annotations
 
 import datetime
+import re
 
 import pendulum
 
@@ -28,7 +29,8 @@ PIPELINE: dict = {'dag_id': 'default__airflow-hostile',
  'max_active_runs': 1,
  'paused': False,
  'tags': ['pipelinectl', 'team:default'],
- 'email_on_failure': [],
+ 'notify_on_failure': [],
+ 'notify_on_success': [],
  'runner': 'docker',
  'namespace': 'default',
  'service_account': 'pipeline-runner',
@@ -141,11 +143,17 @@ def _kubernetes_task_class():
 def _docker_task_class():
     from airflow.providers.docker.operators.docker import DockerOperator
 
+    from docker.types import Mount
+
     class PipelineDockerTask(DockerOperator):
         template_fields = ()
 
         def execute(self, context):
             self.environment = {**self.environment, **_run_env(context)}
+            # The tasks of one run share /workspace: a Docker volume named after the run.
+            workspace = Mount(target="/workspace", source=_workspace_volume(context["run_id"]),
+                              type="volume")
+            self.mounts = [*self.mounts, workspace]
             return super().execute(context)
 
     def build(spec):
@@ -165,6 +173,22 @@ def _docker_task_class():
     return build
 
 
+def _workspace_volume(run_id):
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", "pipelinectl-" + PIPELINE["dag_id"] + "-" + run_id)
+    return name[:200]
+
+
+def _notifier(addresses, outcome):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    class PipelineNotifier(SmtpNotifier):
+        # The addresses come from the spec: they are sent as written, never rendered.
+        template_fields = ("subject", "html_content")
+
+    subject = "[pipelinectl] " + PIPELINE["dag_id"] + " " + outcome
+    return PipelineNotifier(to=list(addresses), subject=subject)
+
+
 def _task_settings(spec):
     return {
         "retries": spec["retries"],
@@ -177,10 +201,11 @@ def _dag_arguments():
     schedule = PIPELINE["schedule"]
     timezone = schedule["timezone"] if schedule else "UTC"
     year, month, day = PIPELINE["start_date"]
-    default_args = {"owner": PIPELINE["owner"]}
-    if PIPELINE["email_on_failure"]:
-        default_args.update(email=list(PIPELINE["email_on_failure"]), email_on_failure=True,
-                            email_on_retry=False)
+    callbacks = {}
+    if PIPELINE["notify_on_failure"]:
+        callbacks["on_failure_callback"] = [_notifier(PIPELINE["notify_on_failure"], "failed")]
+    if PIPELINE["notify_on_success"]:
+        callbacks["on_success_callback"] = [_notifier(PIPELINE["notify_on_success"], "succeeded")]
     return {
         "dag_id": PIPELINE["dag_id"],
         "description": PIPELINE["description"],
@@ -191,7 +216,8 @@ def _dag_arguments():
         "max_active_runs": PIPELINE["max_active_runs"],
         "is_paused_upon_creation": PIPELINE["paused"],
         "tags": list(PIPELINE["tags"]),
-        "default_args": default_args,
+        "default_args": {"owner": PIPELINE["owner"]},
+        **callbacks,
     }
 
 

@@ -9,6 +9,7 @@ fields, so Airflow's Jinja never evaluates them in the worker.
 from __future__ import annotations
 
 import datetime
+import re
 
 import pendulum
 
@@ -27,7 +28,8 @@ PIPELINE: dict = {'dag_id': 'default__fan-in',
  'max_active_runs': 16,
  'paused': False,
  'tags': ['pipelinectl', 'team:default'],
- 'email_on_failure': ['oncall@example.org', 'data@example.org'],
+ 'notify_on_failure': ['oncall@example.org', 'data@example.org'],
+ 'notify_on_success': ['data@example.org'],
  'runner': 'kubernetes',
  'namespace': 'default',
  'service_account': 'pipeline-runner',
@@ -39,7 +41,7 @@ PIPELINE: dict = {'dag_id': 'default__fan-in',
             'pipelinectl.io/pipeline': 'fan-in',
             'pipelinectl.io/team': 'default'},
  'annotations': {'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
-                 'pipelinectl.io/spec-digest': 'sha256:d6074433c7d7f01bfa65596c8089af797bf4a5e949bdb79fedc8090243a39900'},
+                 'pipelinectl.io/spec-digest': 'sha256:aab02da07caea7499c4b0a723682cb6c34cf83228aaa59dd97d02e99f80f46db'},
  'tasks': [{'name': 'fetch',
             'pod_name': 'fan-in-fetch',
             'command': ['python', 'fetch.py'],
@@ -146,11 +148,17 @@ def _kubernetes_task_class():
 def _docker_task_class():
     from airflow.providers.docker.operators.docker import DockerOperator
 
+    from docker.types import Mount
+
     class PipelineDockerTask(DockerOperator):
         template_fields = ()
 
         def execute(self, context):
             self.environment = {**self.environment, **_run_env(context)}
+            # The tasks of one run share /workspace: a Docker volume named after the run.
+            workspace = Mount(target="/workspace", source=_workspace_volume(context["run_id"]),
+                              type="volume")
+            self.mounts = [*self.mounts, workspace]
             return super().execute(context)
 
     def build(spec):
@@ -170,6 +178,22 @@ def _docker_task_class():
     return build
 
 
+def _workspace_volume(run_id):
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", "pipelinectl-" + PIPELINE["dag_id"] + "-" + run_id)
+    return name[:200]
+
+
+def _notifier(addresses, outcome):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    class PipelineNotifier(SmtpNotifier):
+        # The addresses come from the spec: they are sent as written, never rendered.
+        template_fields = ("subject", "html_content")
+
+    subject = "[pipelinectl] " + PIPELINE["dag_id"] + " " + outcome
+    return PipelineNotifier(to=list(addresses), subject=subject)
+
+
 def _task_settings(spec):
     return {
         "retries": spec["retries"],
@@ -182,10 +206,11 @@ def _dag_arguments():
     schedule = PIPELINE["schedule"]
     timezone = schedule["timezone"] if schedule else "UTC"
     year, month, day = PIPELINE["start_date"]
-    default_args = {"owner": PIPELINE["owner"]}
-    if PIPELINE["email_on_failure"]:
-        default_args.update(email=list(PIPELINE["email_on_failure"]), email_on_failure=True,
-                            email_on_retry=False)
+    callbacks = {}
+    if PIPELINE["notify_on_failure"]:
+        callbacks["on_failure_callback"] = [_notifier(PIPELINE["notify_on_failure"], "failed")]
+    if PIPELINE["notify_on_success"]:
+        callbacks["on_success_callback"] = [_notifier(PIPELINE["notify_on_success"], "succeeded")]
     return {
         "dag_id": PIPELINE["dag_id"],
         "description": PIPELINE["description"],
@@ -196,7 +221,8 @@ def _dag_arguments():
         "max_active_runs": PIPELINE["max_active_runs"],
         "is_paused_upon_creation": PIPELINE["paused"],
         "tags": list(PIPELINE["tags"]),
-        "default_args": default_args,
+        "default_args": {"owner": PIPELINE["owner"]},
+        **callbacks,
     }
 
 
