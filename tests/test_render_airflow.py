@@ -210,3 +210,16 @@ def test_hostile_values_survive_airflow_template_rendering(loaded: dict[str, Any
     would_change = tasks["fetch"]["rendered"]["would_change"]
     assert would_change["{{ conn.kubernetes_default.password }}"] is True
     assert would_change["{% endraw %}{{ 7 * 7 }}"] is True
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], {"a": [1, 2.5, None, True, "x"]}, [{"k": "v"}, [1, [2]]],
+    {"s": "'''\"\"\"\\\n{{ x }}", "u": "ü ✓ \u2028 \x00", "n": -3, "f": 1e-9},
+])
+def test_python_literal_round_trips(value: Any) -> None:
+    assert ast.literal_eval(airflow.python_literal(value)) == value
+
+
+def test_python_literal_refuses_objects() -> None:
+    with pytest.raises(TypeError):
+        airflow.python_literal({"x": object()})

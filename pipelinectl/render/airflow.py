@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import pprint
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -50,7 +49,7 @@ def render(pipeline: Pipeline, where: AirflowTarget) -> str:
     """The DAG file's source text."""
     if pipeline.resolved_engine != "airflow":
         raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
-    literal = pprint.pformat(pipeline_literal(pipeline, where), width=100, sort_dicts=False)
+    literal = python_literal(pipeline_literal(pipeline, where))
     source = _splice(literal)
     check_generated(source)
     return source
@@ -120,6 +119,25 @@ def _task(pipeline: Pipeline, task: Task) -> dict[str, Any]:
     }
 
 
+def python_literal(value: Any, indent: str = "") -> str:
+    """Python source for plain data (dict, list, str, int, float, bool, None): repr() of
+    every scalar, one entry per line for containers whose items are containers."""
+    inner = indent + "    "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{k!r}: {python_literal(v, inner)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list):
+        if all(not isinstance(item, (dict, list)) for item in value):
+            return "[" + ", ".join(python_literal(item) for item in value) + "]"
+        items = [f"{inner}{python_literal(item, inner)}," for item in value]
+        return "[\n" + "\n".join(items) + f"\n{indent}]"
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return repr(value)
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
 @functools.cache
 def _template() -> tuple[str, int, int]:
     """The template text and the character span of its `PIPELINE: dict = {}` statement."""
@@ -146,24 +164,26 @@ def _pipeline_assignment(module: ast.Module) -> ast.AnnAssign:
 
 
 def check_generated(source: str) -> None:
-    """Refuse generated source unless it is the template with only PIPELINE's value changed."""
+    """Refuse generated source unless it is the template with only PIPELINE's value changed.
+
+    The text before and after the value must be the template's, byte for byte; the module
+    must parse with exactly one PIPELINE assignment whose value is precisely the text in
+    between; and that value must be a plain literal (ast.literal_eval). Then nothing a spec
+    value contains can have become code.
+    """
+    text, start, end = _template()
+    head, tail = text[:start] + "PIPELINE: dict = ", text[end:]
+    if not (source.startswith(head) and source.endswith(tail)):
+        raise GeneratedCodeError("generated DAG differs from the template outside PIPELINE")
     try:
         module = ast.parse(source)
     except SyntaxError as exc:
         raise GeneratedCodeError(f"generated DAG does not parse: {exc}") from None
     value = _pipeline_assignment(module).value
-    if value is None:
-        raise GeneratedCodeError("PIPELINE has no value")
+    middle = source[len(head): len(source) - len(tail)]
+    if value is None or ast.get_source_segment(source, value) != middle:
+        raise GeneratedCodeError("PIPELINE's value is not exactly the inserted literal")
     try:
         ast.literal_eval(value)
     except ValueError:
         raise GeneratedCodeError("PIPELINE is not a plain literal") from None
-    if _skeleton(module) != _skeleton(ast.parse(_template()[0])):
-        raise GeneratedCodeError("generated DAG differs from the template outside PIPELINE")
-
-
-def _skeleton(module: ast.Module) -> str:
-    """The module's AST with PIPELINE's value blanked out."""
-    copy = ast.parse(ast.unparse(module))
-    _pipeline_assignment(copy).value = ast.Constant(None)
-    return ast.dump(copy)

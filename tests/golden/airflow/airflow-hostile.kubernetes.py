@@ -19,69 +19,89 @@ except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.timetables.trigger import CronTriggerTimetable
 
-PIPELINE: dict = {'dag_id': 'default__airflow-hostile',
- 'description': '""" \'\'\' {{ dag.dag_id }} {% for x in [1] %}{{x}}{% endfor %} '
-                "__import__('os').system('touch /tmp/pipelinectl-pwned') \\ ü",
- 'owner': 'default',
- 'schedule': None,
- 'start_date': [2024, 1, 1],
- 'catchup': False,
- 'max_active_runs': 1,
- 'paused': False,
- 'tags': ['pipelinectl', 'team:default'],
- 'notify_on_failure': [],
- 'notify_on_success': [],
- 'runner': 'kubernetes',
- 'namespace': 'default',
- 'service_account': 'pipeline-runner',
- 'image': '127.0.0.1:5000/default/airflow-hostile@sha256:2c3ee98015d1f0bd6b10782639d176b583a4ee87db03c2ef9e894c2031d8de56',
- 'kubernetes_conn_id': 'kubernetes_default',
- 'docker_url': 'unix://var/run/docker.sock',
- 'run_as': 10001,
- 'labels': {'app.kubernetes.io/managed-by': 'pipelinectl',
-            'pipelinectl.io/pipeline': 'airflow-hostile',
-            'pipelinectl.io/team': 'default'},
- 'annotations': {'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
-                 'pipelinectl.io/spec-digest': 'sha256:6009bfa6c4367bf0e83afd484f55139748762a1ded8ed395e0186380567bbc8b'},
- 'tasks': [{'name': 'fetch',
+PIPELINE: dict = {
+    'dag_id': 'default__airflow-hostile',
+    'description': '""" \'\'\' {{ dag.dag_id }} {% for x in [1] %}{{x}}{% endfor %} __import__(\'os\').system(\'touch /tmp/pipelinectl-pwned\') \\ ü',
+    'owner': 'default',
+    'schedule': None,
+    'start_date': [2024, 1, 1],
+    'catchup': False,
+    'max_active_runs': 1,
+    'paused': False,
+    'tags': ['pipelinectl', 'team:default'],
+    'notify_on_failure': [],
+    'notify_on_success': [],
+    'runner': 'kubernetes',
+    'namespace': 'default',
+    'service_account': 'pipeline-runner',
+    'image': '127.0.0.1:5000/default/airflow-hostile@sha256:2c3ee98015d1f0bd6b10782639d176b583a4ee87db03c2ef9e894c2031d8de56',
+    'kubernetes_conn_id': 'kubernetes_default',
+    'docker_url': 'unix://var/run/docker.sock',
+    'run_as': 10001,
+    'labels': {
+        'app.kubernetes.io/managed-by': 'pipelinectl',
+        'pipelinectl.io/pipeline': 'airflow-hostile',
+        'pipelinectl.io/team': 'default',
+    },
+    'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
+        'pipelinectl.io/spec-digest': 'sha256:6009bfa6c4367bf0e83afd484f55139748762a1ded8ed395e0186380567bbc8b',
+    },
+    'tasks': [
+        {
+            'name': 'fetch',
             'pod_name': 'airflow-hostile-fetch',
-            'command': ['python',
-                        'fetch.py',
-                        "{{ ds }} {{ var.value.get('x') }} {% raw %}{% endraw %}",
-                        '"""); __import__(\'os\').system(\'touch /tmp/pipelinectl-pwned\'); ("""',
-                        'line one\nline two \\ ü ✓ 中文'],
+            'command': ['python', 'fetch.py', "{{ ds }} {{ var.value.get('x') }} {% raw %}{% endraw %}", '"""); __import__(\'os\').system(\'touch /tmp/pipelinectl-pwned\'); ("""', 'line one\nline two \\ ü ✓ 中文'],
             'depends_on': [],
-            'env': [['PIPELINECTL_PIPELINE', 'airflow-hostile'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'fetch'],
-                    ['JINJA', '{{ conn.kubernetes_default.password }}'],
-                    ['ENDRAW', '{% endraw %}{{ 7 * 7 }}'],
-                    ['QUOTES', '\'\'\'"""\\'],
-                    ['LONG',
-                     'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'airflow-hostile'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'fetch'],
+                ['JINJA', '{{ conn.kubernetes_default.password }}'],
+                ['ENDRAW', '{% endraw %}{{ 7 * 7 }}'],
+                ['QUOTES', '\'\'\'"""\\'],
+                ['LONG', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'],
+            ],
             'secrets': [],
-            'requests': {'cpu': '500m', 'memory': '1Gi'},
-            'limits': {'memory': '1Gi'},
+            'requests': {
+                'cpu': '500m',
+                'memory': '1Gi',
+            },
+            'limits': {
+                'memory': '1Gi',
+            },
             'cpus': 0.5,
             'memory_bytes': 1073741824,
             'retries': 0,
             'retry_delay_seconds': 300,
-            'timeout_seconds': 21600},
-           {'name': 'report',
+            'timeout_seconds': 21600,
+        },
+        {
+            'name': 'report',
             'pod_name': 'airflow-hostile-report',
             'command': ['python', 'report.py', '--title', '{{ macros.ds_add(ds, 1) }}'],
             'depends_on': ['fetch'],
-            'env': [['PIPELINECTL_PIPELINE', 'airflow-hostile'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'report']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'airflow-hostile'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'report'],
+            ],
             'secrets': [],
-            'requests': {'cpu': '500m', 'memory': '1Gi'},
-            'limits': {'memory': '1Gi'},
+            'requests': {
+                'cpu': '500m',
+                'memory': '1Gi',
+            },
+            'limits': {
+                'memory': '1Gi',
+            },
             'cpus': 0.5,
             'memory_bytes': 1073741824,
             'retries': 0,
             'retry_delay_seconds': 300,
-            'timeout_seconds': 21600}]}
+            'timeout_seconds': 21600,
+        },
+    ],
+}
 
 
 def _run_env(context):
@@ -95,13 +115,17 @@ def _run_env(context):
 
 def _kubernetes_task_class():
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import Configuration
     from kubernetes.client import models as k8s
+
+    # One client configuration for all models: each would otherwise build its own (slow).
+    conf = {"local_vars_configuration": Configuration()}
 
     class PipelinePodTask(KubernetesPodOperator):
         template_fields = ()
 
         def execute(self, context):
-            run_env = [k8s.V1EnvVar(name=k, value=v) for k, v in _run_env(context).items()]
+            run_env = [k8s.V1EnvVar(name=k, value=v, **conf) for k, v in _run_env(context).items()]
             self.env_vars = [*self.env_vars, *run_env]
             return super().execute(context)
 
@@ -113,11 +137,11 @@ def _kubernetes_task_class():
             image=PIPELINE["image"],
             cmds=list(spec["command"]),
             arguments=[],
-            env_vars=[k8s.V1EnvVar(name=k, value=v) for k, v in spec["env"]],
-            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s))
+            env_vars=[k8s.V1EnvVar(name=k, value=v, **conf) for k, v in spec["env"]],
+            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s, **conf), **conf)
                       for s in spec["secrets"]],
             container_resources=k8s.V1ResourceRequirements(
-                requests=dict(spec["requests"]), limits=dict(spec["limits"])),
+                requests=dict(spec["requests"]), limits=dict(spec["limits"]), **conf),
             service_account_name=PIPELINE["service_account"],
             automount_service_account_token=False,
             labels={**PIPELINE["labels"], "pipelinectl.io/task": spec["name"]},
@@ -125,11 +149,13 @@ def _kubernetes_task_class():
             security_context=k8s.V1PodSecurityContext(
                 run_as_non_root=True, run_as_user=PIPELINE["run_as"],
                 run_as_group=PIPELINE["run_as"], fs_group=PIPELINE["run_as"],
-                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault", **conf), **conf),
             container_security_context=k8s.V1SecurityContext(
-                allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])),
-            volumes=[k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource())],
-            volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path="/workspace")],
+                allow_privilege_escalation=False,
+                capabilities=k8s.V1Capabilities(drop=["ALL"], **conf), **conf),
+            volumes=[k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource(**conf),
+                                  **conf)],
+            volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path="/workspace", **conf)],
             kubernetes_conn_id=PIPELINE["kubernetes_conn_id"],
             get_logs=True,
             on_finish_action="delete_pod",

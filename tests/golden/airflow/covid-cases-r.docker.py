@@ -19,78 +19,116 @@ except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.timetables.trigger import CronTriggerTimetable
 
-PIPELINE: dict = {'dag_id': 'default__covid-cases-r',
- 'description': 'Weekly confirmed COVID-19 cases by region, published as a small HTML report',
- 'owner': 'epi-surveillance@example.org',
- 'schedule': {'cron': '0 7 * * 1-5', 'timezone': 'Europe/London'},
- 'start_date': [2024, 1, 1],
- 'catchup': False,
- 'max_active_runs': 1,
- 'paused': False,
- 'tags': ['pipelinectl', 'team:default'],
- 'notify_on_failure': ['epi-oncall@example.org'],
- 'notify_on_success': [],
- 'runner': 'docker',
- 'namespace': 'default',
- 'service_account': 'pipeline-runner',
- 'image': '127.0.0.1:5000/default/covid-cases-r@sha256:34e193011a437e0e6853d4e5cf678dfde884b49ad4799d353606165cc918f7d0',
- 'kubernetes_conn_id': 'kubernetes_default',
- 'docker_url': 'unix://var/run/docker.sock',
- 'run_as': 10001,
- 'labels': {'domain': 'epidemiology',
-            'app.kubernetes.io/managed-by': 'pipelinectl',
-            'pipelinectl.io/pipeline': 'covid-cases-r',
-            'pipelinectl.io/team': 'default'},
- 'annotations': {'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
-                 'pipelinectl.io/spec-digest': 'sha256:76898a685af7c0619b0f66ec2b58e740da8c824b7e3a5d5117f466f94a3426e5'},
- 'tasks': [{'name': 'fetch',
+PIPELINE: dict = {
+    'dag_id': 'default__covid-cases-r',
+    'description': 'Weekly confirmed COVID-19 cases by region, published as a small HTML report',
+    'owner': 'epi-surveillance@example.org',
+    'schedule': {
+        'cron': '0 7 * * 1-5',
+        'timezone': 'Europe/London',
+    },
+    'start_date': [2024, 1, 1],
+    'catchup': False,
+    'max_active_runs': 1,
+    'paused': False,
+    'tags': ['pipelinectl', 'team:default'],
+    'notify_on_failure': ['epi-oncall@example.org'],
+    'notify_on_success': [],
+    'runner': 'docker',
+    'namespace': 'default',
+    'service_account': 'pipeline-runner',
+    'image': '127.0.0.1:5000/default/covid-cases-r@sha256:34e193011a437e0e6853d4e5cf678dfde884b49ad4799d353606165cc918f7d0',
+    'kubernetes_conn_id': 'kubernetes_default',
+    'docker_url': 'unix://var/run/docker.sock',
+    'run_as': 10001,
+    'labels': {
+        'domain': 'epidemiology',
+        'app.kubernetes.io/managed-by': 'pipelinectl',
+        'pipelinectl.io/pipeline': 'covid-cases-r',
+        'pipelinectl.io/team': 'default',
+    },
+    'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
+        'pipelinectl.io/spec-digest': 'sha256:76898a685af7c0619b0f66ec2b58e740da8c824b7e3a5d5117f466f94a3426e5',
+    },
+    'tasks': [
+        {
+            'name': 'fetch',
             'pod_name': 'covid-cases-r-fetch',
             'command': ['Rscript', 'fetch.R'],
             'depends_on': [],
-            'env': [['PIPELINECTL_PIPELINE', 'covid-cases-r'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'fetch'],
-                    ['TZ', 'Europe/London']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'covid-cases-r'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'fetch'],
+                ['TZ', 'Europe/London'],
+            ],
             'secrets': [],
-            'requests': {'cpu': '250m', 'memory': '512Mi'},
-            'limits': {'memory': '512Mi'},
+            'requests': {
+                'cpu': '250m',
+                'memory': '512Mi',
+            },
+            'limits': {
+                'memory': '512Mi',
+            },
             'cpus': 0.25,
             'memory_bytes': 536870912,
             'retries': 1,
             'retry_delay_seconds': 300,
-            'timeout_seconds': 900},
-           {'name': 'aggregate',
+            'timeout_seconds': 900,
+        },
+        {
+            'name': 'aggregate',
             'pod_name': 'covid-cases-r-aggregate',
             'command': ['Rscript', 'aggregate.R'],
             'depends_on': ['fetch'],
-            'env': [['PIPELINECTL_PIPELINE', 'covid-cases-r'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'aggregate'],
-                    ['TZ', 'Europe/London']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'covid-cases-r'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'aggregate'],
+                ['TZ', 'Europe/London'],
+            ],
             'secrets': [],
-            'requests': {'cpu': '250m', 'memory': '512Mi'},
-            'limits': {'memory': '512Mi'},
+            'requests': {
+                'cpu': '250m',
+                'memory': '512Mi',
+            },
+            'limits': {
+                'memory': '512Mi',
+            },
             'cpus': 0.25,
             'memory_bytes': 536870912,
             'retries': 1,
             'retry_delay_seconds': 300,
-            'timeout_seconds': 900},
-           {'name': 'report',
+            'timeout_seconds': 900,
+        },
+        {
+            'name': 'report',
             'pod_name': 'covid-cases-r-report',
             'command': ['Rscript', 'report.R'],
             'depends_on': ['aggregate'],
-            'env': [['PIPELINECTL_PIPELINE', 'covid-cases-r'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'report'],
-                    ['TZ', 'Europe/London']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'covid-cases-r'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'report'],
+                ['TZ', 'Europe/London'],
+            ],
             'secrets': [],
-            'requests': {'cpu': '250m', 'memory': '512Mi'},
-            'limits': {'memory': '512Mi'},
+            'requests': {
+                'cpu': '250m',
+                'memory': '512Mi',
+            },
+            'limits': {
+                'memory': '512Mi',
+            },
             'cpus': 0.25,
             'memory_bytes': 536870912,
             'retries': 1,
             'retry_delay_seconds': 300,
-            'timeout_seconds': 900}]}
+            'timeout_seconds': 900,
+        },
+    ],
+}
 
 
 def _run_env(context):
@@ -104,13 +142,17 @@ def _run_env(context):
 
 def _kubernetes_task_class():
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import Configuration
     from kubernetes.client import models as k8s
+
+    # One client configuration for all models: each would otherwise build its own (slow).
+    conf = {"local_vars_configuration": Configuration()}
 
     class PipelinePodTask(KubernetesPodOperator):
         template_fields = ()
 
         def execute(self, context):
-            run_env = [k8s.V1EnvVar(name=k, value=v) for k, v in _run_env(context).items()]
+            run_env = [k8s.V1EnvVar(name=k, value=v, **conf) for k, v in _run_env(context).items()]
             self.env_vars = [*self.env_vars, *run_env]
             return super().execute(context)
 
@@ -122,11 +164,11 @@ def _kubernetes_task_class():
             image=PIPELINE["image"],
             cmds=list(spec["command"]),
             arguments=[],
-            env_vars=[k8s.V1EnvVar(name=k, value=v) for k, v in spec["env"]],
-            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s))
+            env_vars=[k8s.V1EnvVar(name=k, value=v, **conf) for k, v in spec["env"]],
+            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s, **conf), **conf)
                       for s in spec["secrets"]],
             container_resources=k8s.V1ResourceRequirements(
-                requests=dict(spec["requests"]), limits=dict(spec["limits"])),
+                requests=dict(spec["requests"]), limits=dict(spec["limits"]), **conf),
             service_account_name=PIPELINE["service_account"],
             automount_service_account_token=False,
             labels={**PIPELINE["labels"], "pipelinectl.io/task": spec["name"]},
@@ -134,11 +176,13 @@ def _kubernetes_task_class():
             security_context=k8s.V1PodSecurityContext(
                 run_as_non_root=True, run_as_user=PIPELINE["run_as"],
                 run_as_group=PIPELINE["run_as"], fs_group=PIPELINE["run_as"],
-                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault", **conf), **conf),
             container_security_context=k8s.V1SecurityContext(
-                allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])),
-            volumes=[k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource())],
-            volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path="/workspace")],
+                allow_privilege_escalation=False,
+                capabilities=k8s.V1Capabilities(drop=["ALL"], **conf), **conf),
+            volumes=[k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource(**conf),
+                                  **conf)],
+            volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path="/workspace", **conf)],
             kubernetes_conn_id=PIPELINE["kubernetes_conn_id"],
             get_logs=True,
             on_finish_action="delete_pod",

@@ -19,74 +19,112 @@ except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.timetables.trigger import CronTriggerTimetable
 
-PIPELINE: dict = {'dag_id': 'default__fan-in',
- 'description': '',
- 'owner': 'data@example.org',
- 'schedule': {'cron': '30 5 * * *', 'timezone': 'America/New_York'},
- 'start_date': [2026, 3, 1],
- 'catchup': True,
- 'max_active_runs': 16,
- 'paused': False,
- 'tags': ['pipelinectl', 'team:default'],
- 'notify_on_failure': ['oncall@example.org', 'data@example.org'],
- 'notify_on_success': ['data@example.org'],
- 'runner': 'kubernetes',
- 'namespace': 'default',
- 'service_account': 'pipeline-runner',
- 'image': '127.0.0.1:5000/default/fan-in@sha256:692b5a96065e8b8b946536913257c678c4b0e7e21836591f102b1f16a95412df',
- 'kubernetes_conn_id': 'kubernetes_default',
- 'docker_url': 'unix://var/run/docker.sock',
- 'run_as': 10001,
- 'labels': {'app.kubernetes.io/managed-by': 'pipelinectl',
-            'pipelinectl.io/pipeline': 'fan-in',
-            'pipelinectl.io/team': 'default'},
- 'annotations': {'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
-                 'pipelinectl.io/spec-digest': 'sha256:aab02da07caea7499c4b0a723682cb6c34cf83228aaa59dd97d02e99f80f46db'},
- 'tasks': [{'name': 'fetch',
+PIPELINE: dict = {
+    'dag_id': 'default__fan-in',
+    'description': '',
+    'owner': 'data@example.org',
+    'schedule': {
+        'cron': '30 5 * * *',
+        'timezone': 'America/New_York',
+    },
+    'start_date': [2026, 3, 1],
+    'catchup': True,
+    'max_active_runs': 16,
+    'paused': False,
+    'tags': ['pipelinectl', 'team:default'],
+    'notify_on_failure': ['oncall@example.org', 'data@example.org'],
+    'notify_on_success': ['data@example.org'],
+    'runner': 'kubernetes',
+    'namespace': 'default',
+    'service_account': 'pipeline-runner',
+    'image': '127.0.0.1:5000/default/fan-in@sha256:692b5a96065e8b8b946536913257c678c4b0e7e21836591f102b1f16a95412df',
+    'kubernetes_conn_id': 'kubernetes_default',
+    'docker_url': 'unix://var/run/docker.sock',
+    'run_as': 10001,
+    'labels': {
+        'app.kubernetes.io/managed-by': 'pipelinectl',
+        'pipelinectl.io/pipeline': 'fan-in',
+        'pipelinectl.io/team': 'default',
+    },
+    'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
+        'pipelinectl.io/spec-digest': 'sha256:aab02da07caea7499c4b0a723682cb6c34cf83228aaa59dd97d02e99f80f46db',
+    },
+    'tasks': [
+        {
+            'name': 'fetch',
             'pod_name': 'fan-in-fetch',
             'command': ['python', 'fetch.py'],
             'depends_on': [],
-            'env': [['PIPELINECTL_PIPELINE', 'fan-in'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'fetch']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'fan-in'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'fetch'],
+            ],
             'secrets': ['warehouse-db'],
-            'requests': {'cpu': '500m', 'memory': '1Gi'},
-            'limits': {'memory': '1Gi'},
+            'requests': {
+                'cpu': '500m',
+                'memory': '1Gi',
+            },
+            'limits': {
+                'memory': '1Gi',
+            },
             'cpus': 0.5,
             'memory_bytes': 1073741824,
             'retries': 0,
             'retry_delay_seconds': 120,
-            'timeout_seconds': 21600},
-           {'name': 'clean',
+            'timeout_seconds': 21600,
+        },
+        {
+            'name': 'clean',
             'pod_name': 'fan-in-clean',
             'command': ['python', 'clean.py'],
             'depends_on': [],
-            'env': [['PIPELINECTL_PIPELINE', 'fan-in'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'clean']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'fan-in'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'clean'],
+            ],
             'secrets': ['warehouse-db'],
-            'requests': {'cpu': '500m', 'memory': '1Gi'},
-            'limits': {'memory': '1Gi'},
+            'requests': {
+                'cpu': '500m',
+                'memory': '1Gi',
+            },
+            'limits': {
+                'memory': '1Gi',
+            },
             'cpus': 0.5,
             'memory_bytes': 1073741824,
             'retries': 0,
             'retry_delay_seconds': 120,
-            'timeout_seconds': 21600},
-           {'name': 'load',
+            'timeout_seconds': 21600,
+        },
+        {
+            'name': 'load',
             'pod_name': 'fan-in-load',
             'command': ['python', 'load.py'],
             'depends_on': ['fetch', 'clean'],
-            'env': [['PIPELINECTL_PIPELINE', 'fan-in'],
-                    ['PIPELINECTL_TEAM', 'default'],
-                    ['PIPELINECTL_TASK', 'load']],
+            'env': [
+                ['PIPELINECTL_PIPELINE', 'fan-in'],
+                ['PIPELINECTL_TEAM', 'default'],
+                ['PIPELINECTL_TASK', 'load'],
+            ],
             'secrets': ['warehouse-db'],
-            'requests': {'cpu': '1500m', 'memory': '3Gi'},
-            'limits': {'memory': '3Gi'},
+            'requests': {
+                'cpu': '1500m',
+                'memory': '3Gi',
+            },
+            'limits': {
+                'memory': '3Gi',
+            },
             'cpus': 1.5,
             'memory_bytes': 3221225472,
             'retries': 0,
             'retry_delay_seconds': 120,
-            'timeout_seconds': 21600}]}
+            'timeout_seconds': 21600,
+        },
+    ],
+}
 
 
 def _run_env(context):
@@ -100,13 +138,17 @@ def _run_env(context):
 
 def _kubernetes_task_class():
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import Configuration
     from kubernetes.client import models as k8s
+
+    # One client configuration for all models: each would otherwise build its own (slow).
+    conf = {"local_vars_configuration": Configuration()}
 
     class PipelinePodTask(KubernetesPodOperator):
         template_fields = ()
 
         def execute(self, context):
-            run_env = [k8s.V1EnvVar(name=k, value=v) for k, v in _run_env(context).items()]
+            run_env = [k8s.V1EnvVar(name=k, value=v, **conf) for k, v in _run_env(context).items()]
             self.env_vars = [*self.env_vars, *run_env]
             return super().execute(context)
 
@@ -118,11 +160,11 @@ def _kubernetes_task_class():
             image=PIPELINE["image"],
             cmds=list(spec["command"]),
             arguments=[],
-            env_vars=[k8s.V1EnvVar(name=k, value=v) for k, v in spec["env"]],
-            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s))
+            env_vars=[k8s.V1EnvVar(name=k, value=v, **conf) for k, v in spec["env"]],
+            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s, **conf), **conf)
                       for s in spec["secrets"]],
             container_resources=k8s.V1ResourceRequirements(
-                requests=dict(spec["requests"]), limits=dict(spec["limits"])),
+                requests=dict(spec["requests"]), limits=dict(spec["limits"]), **conf),
             service_account_name=PIPELINE["service_account"],
             automount_service_account_token=False,
             labels={**PIPELINE["labels"], "pipelinectl.io/task": spec["name"]},
@@ -130,11 +172,13 @@ def _kubernetes_task_class():
             security_context=k8s.V1PodSecurityContext(
                 run_as_non_root=True, run_as_user=PIPELINE["run_as"],
                 run_as_group=PIPELINE["run_as"], fs_group=PIPELINE["run_as"],
-                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault", **conf), **conf),
             container_security_context=k8s.V1SecurityContext(
-                allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])),
-            volumes=[k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource())],
-            volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path="/workspace")],
+                allow_privilege_escalation=False,
+                capabilities=k8s.V1Capabilities(drop=["ALL"], **conf), **conf),
+            volumes=[k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource(**conf),
+                                  **conf)],
+            volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path="/workspace", **conf)],
             kubernetes_conn_id=PIPELINE["kubernetes_conn_id"],
             get_logs=True,
             on_finish_action="delete_pod",
