@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The test command (README, "Run the tests"): installs pipelinectl with its test tools into
-# .venv, then type-checks, lints and runs every test. Extra arguments go to pytest.
+# The test command (README, "Two commands"): starts dockerd and a registry on 127.0.0.1:5000
+# (tests/services.sh), installs pipelinectl with its test tools into .venv and a pinned
+# Airflow into its own cached venv, then type-checks, lints and runs every test. Extra
+# arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+bash tests/services.sh
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
