@@ -156,6 +156,12 @@ def topological_order(pipeline: Pipeline) -> list[str]:
     return order
 
 
+def ordered_tasks(pipeline: Pipeline) -> list[Task]:
+    """The tasks in dependency order (see topological_order)."""
+    by_name = {task.name: task for task in pipeline.tasks}
+    return [by_name[name] for name in topological_order(pipeline)]
+
+
 # --- schedule ---------------------------------------------------------------------------------
 
 def check_schedule(pipeline: Pipeline, problems: Collector) -> None:

@@ -99,14 +99,20 @@ class InvalidInput(UserError):
         return "\n".join(d.render() for d in self.problems)
 
 
-def did_you_mean(value: str, choices: list[str]) -> str | None:
-    """A hint naming the closest choice, if one is close enough."""
+def closest(value: str, choices: list[str]) -> str | None:
+    """The choice `value` was most likely meant to be, if one is close enough."""
     import difflib  # only on the error path
 
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     if not close:
         close = [c for c in choices if c.lower() == value.lower()]
-    return f"did you mean '{close[0]}'?" if close else None
+    return close[0] if close else None
+
+
+def did_you_mean(value: str, choices: list[str]) -> str | None:
+    """A hint naming the closest choice, if one is close enough."""
+    match = closest(value, choices)
+    return f"did you mean '{match}'?" if match else None
 
 
 def dedupe(problems: list[Diagnostic]) -> list[Diagnostic]:

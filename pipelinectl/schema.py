@@ -23,7 +23,7 @@ import fastjsonschema
 if TYPE_CHECKING:
     import jsonschema
 
-from pipelinectl.errors import Diagnostic, dedupe, did_you_mean
+from pipelinectl.errors import Diagnostic, closest, dedupe, did_you_mean
 from pipelinectl.yamlio import Document, Path_, where
 
 SCHEMA_NAMES = ("pipeline", "platform")
@@ -236,10 +236,10 @@ def _missing_keys(error: jsonschema.ValidationError, doc: Document,
     instance = error.instance if isinstance(error.instance, dict) else {}
     known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
     # A misspelt key is reported as unknown with "did you mean": do not also call it missing.
-    misspelt = {did_you_mean(k, known) for k in instance if k not in known}
+    misspelt = {closest(k, known) for k in instance if k not in known}
     required: Any = error.validator_value
     for key in required:
-        if key not in instance and f"did you mean '{key}'?" not in misspelt:
+        if key not in instance and key not in misspelt:
             hint = _annotation(error, "x-hint")
             yield _diagnostic(doc, path, f"{where(path)}: missing required key '{key}'",
                               None if hint == _DNS_LABEL_HINT else hint, "required")
@@ -261,6 +261,9 @@ def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
                         path: Path_, root: Any) -> Iterator[Diagnostic]:
     """if/then rules that forbid a key beside another (context beside language)."""
     trail = list(error.schema_path)
+    if "then" not in trail:
+        yield _diagnostic(doc, path, f"{where(path)}: is not allowed here", None, "invalid")
+        return
     rule = _value_at(root, tuple(trail[: trail.index("then")]))
     trigger = rule.get("if", {}).get("required", ["?"])[0]
     forbidden = _value_at(root, tuple(trail))

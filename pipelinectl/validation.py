@@ -84,14 +84,13 @@ def _outcomes(paths: list[Path], job: _Job, jobs: int) -> list[Outcome]:
     context = _fork_context()
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or context is None:
         return _validate_chunk(paths, job)
-    chunks = [paths[i::jobs * 4] for i in range(jobs * 4)]
+    # Consecutive chunks, a few per worker: pool.map keeps their order, so the outcomes
+    # concatenate back in the order of `paths`.
+    size = -(-len(paths) // (jobs * 4))
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        results = list(pool.map(_validate_chunk, chunks, [job] * len(chunks)))
-    # Chunks interleave the paths; put the outcomes back in the order of `paths`.
-    order = {path: index for index, path in enumerate(paths)}
-    merged = [(order[path], outcome) for chunk, outcome_list in zip(chunks, results, strict=True)
-              for path, outcome in zip(chunk, outcome_list, strict=True)]
-    return [outcome for _, outcome in sorted(merged, key=lambda item: item[0])]
+        return [outcome for chunk in pool.map(_validate_chunk, chunks, [job] * len(chunks))
+                for outcome in chunk]
 
 
 def _fork_context() -> multiprocessing.context.BaseContext | None:

@@ -241,7 +241,7 @@ class _Builder:
             value = self._scalar(event)
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            self._count(event, 0, alias=False)
+            self._check_limits(event)
         if event.anchor:
             self.anchors[event.anchor] = (value, 1)
         path = self._place(value, event)
@@ -315,6 +315,9 @@ class _Builder:
         self.nodes += size
         if alias:
             self.alias_nodes += size
+        self._check_limits(event)
+
+    def _check_limits(self, event: Any) -> None:
         if self.alias_nodes > MAX_ALIAS_NODES:
             self._error(event, f"YAML aliases expand to over {MAX_ALIAS_NODES:,} values",
                         "too-many-nodes", "write the values out instead of nesting aliases")

@@ -97,9 +97,9 @@ def test_guard_refuses_anything_but_the_template_plus_a_literal(tamper: Any) -> 
 
 
 def test_cronjob_pipelines_are_refused() -> None:
+    from tests.test_render_cronjob import PIPELINES as CRONJOBS
+    pipeline = CRONJOBS["python-etl"]
     with pytest.raises(ValueError, match="cronjob engine"):
-        from tests.test_render_cronjob import PIPELINES as CRONJOBS
-        pipeline = CRONJOBS["python-etl"]
         airflow.render(pipeline, airflow.AirflowTarget(target(pipeline)))
 
 

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipelinectl.checks import topological_order
+from pipelinectl.checks import ordered_tasks
 from pipelinectl.render import labels as L
 from pipelinectl.render.cronjob import RUN_AS, Target
 from pipelinectl.spec import Pipeline, Task
@@ -82,13 +82,8 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "run_as": RUN_AS,
         "labels": L.ownership_labels(pipeline),
         "annotations": L.ownership_annotations(pipeline, where.target.git_sha),
-        "tasks": [_task(pipeline, task) for task in _ordered(pipeline)],
+        "tasks": [_task(pipeline, task) for task in ordered_tasks(pipeline)],
     }
-
-
-def _ordered(pipeline: Pipeline) -> list[Task]:
-    tasks = (pipeline.task(name) for name in topological_order(pipeline))
-    return [task for task in tasks if task is not None]
 
 
 def _start(pipeline: Pipeline) -> list[int]:

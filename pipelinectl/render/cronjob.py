@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl.checks import topological_order
+from pipelinectl.checks import ordered_tasks
 from pipelinectl.render import labels as L
 from pipelinectl.spec import Pipeline, Task
 from pipelinectl.units import parse_duration
@@ -83,8 +83,7 @@ def _schedule(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def _job(pipeline: Pipeline, target: Target, owned: dict[str, str]) -> dict[str, Any]:
-    order = [pipeline.task(name) for name in topological_order(pipeline)]
-    tasks = [task for task in order if task is not None]
+    tasks = ordered_tasks(pipeline)
     *first, last = tasks
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
