@@ -7,6 +7,7 @@ This is the one place that turns errors into exit codes: 0 ok, 1 user error or f
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
@@ -79,12 +80,31 @@ def build_parser() -> argparse.ArgumentParser:
                       help="schema location for the editor modeline (default: a copy written "
                            "to .pipelinectl/pipeline.schema.json at the repo root)")
     _platform_option(init)
+
+    build = sub.add_parser(
+        "build", help="build and push the images of pipelines whose inputs changed",
+        description="Build each pipeline's image from base-images/ (or its Dockerfile) with "
+                    "BuildKit, tagged by the content digest of its inputs and by the git "
+                    "commit, and push it. An image whose content tag is already in the "
+                    "registry is not built again; each build says which inputs changed.")
+    build.add_argument("paths", nargs="*", metavar="PATH",
+                       help="pipeline.yaml files or folders to search (default: the repo)")
+    build.add_argument("--push", action=argparse.BooleanOptionalAction, default=True,
+                       help="push to the platform's registry, which also decides what to "
+                            "build (default); --no-push builds into the local Docker daemon "
+                            "only, deciding by its images, and never contacts the registry")
+    build.add_argument("--repo-id", metavar="PROJECT",
+                       help="CI project path checked against the team's repos; default "
+                            "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
+    _platform_option(build)
     return parser
 
 
-def _commands() -> dict[str, Command]:
-    from pipelinectl.commands import init, schema, validate
-    return {"validate": validate.run, "schema": schema.run, "init": init.run}
+def _command(name: str) -> Command:
+    # Imported on demand: `validate` must not pay for the docker and git clients.
+    module = importlib.import_module(f"pipelinectl.commands.{name}")
+    run: Command = module.run
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        return _commands()[args.command](args, os.environ, Path.cwd())
+        return _command(args.command)(args, os.environ, Path.cwd())
     except PipelinectlError as exc:
         sys.stderr.write(exc.render() + "\n")
         return exc.exit_code

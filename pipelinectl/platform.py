@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelinectl import schema, yamlio
-from pipelinectl.errors import Collector, InvalidInput
+from pipelinectl.errors import Collector, InvalidInput, UserError
 from pipelinectl.spec import Resources
 from pipelinectl.units import quantity_problem, quantity_text
 
@@ -59,6 +59,19 @@ class Platform:
 
     def base_image(self, language: str, version: str) -> str | None:
         return self.base_images.get(language, {}).get(version)
+
+    def ca_bundle_path(self) -> str | None:
+        """build.ca_bundle as a path (relative: to the platform file's folder), checked."""
+        if self.ca_bundle is None:
+            return None
+        folder = os.path.dirname(self.file) if self.file != BUILTIN_NAME else "."
+        path = os.path.join(folder, os.path.expanduser(self.ca_bundle))
+        if not os.path.isfile(path):
+            raise UserError(f"build.ca_bundle: {self.ca_bundle!r} is not a file",
+                            location=self.source.at(("build", "ca_bundle")),
+                            hint="name a PEM file of CA certificates, e.g. "
+                                 "/etc/ssl/certs/ca-certificates.crt")
+        return os.path.abspath(path)
 
 
 def builtin_path() -> Path:

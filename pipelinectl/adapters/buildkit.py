@@ -1,0 +1,191 @@
+"""Building an image with BuildKit through the docker CLI.
+
+BuildKit, because the platform's CA bundle must reach the dependency installs without landing
+in a layer: only BuildKit's secret mounts (`RUN --mount=type=secret`) do that, and the docker
+SDK speaks only the classic builder. The CLI is `$PIPELINECTL_DOCKER`, else the first `docker`
+on PATH that can use BuildKit (a buildx plugin, or a client older than 23 with BuildKit built
+in). The context is our own tar stream on stdin, so the builder sees exactly the files the
+content digest was computed from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelinectl.buildinputs import BuildInputs, write_context
+from pipelinectl.errors import Location, UserError
+
+ENV_CLI = "PIPELINECTL_DOCKER"
+CA_SECRET_ID = "ca-bundle"
+_VERTEX = re.compile(r"^#(\d+) (.*)$")
+_TIMED = re.compile(r"^\d+\.\d+ (.*)$")
+_DONE = re.compile(r"^DONE (\d+\.\d+)s$")
+_PARSE_ERROR = re.compile(r"[Dd]ockerfile parse error (?:on )?line (\d+): (.*)")
+_EXIT_CODE = re.compile(r"(?:did not complete successfully|executor failed running.*?): "
+                        r"exit code: (\d+)")
+_BASE_MISSING = re.compile(r"failed to (?:resolve source metadata for|load metadata for|"
+                           r"solve with frontend.*?failed to resolve image) ?([^\s:]+(?::[^\s]+)?)?"
+                           r"|pull access denied|manifest unknown|repository does not exist")
+_VERSION = re.compile(r"version (\d+)\.(\d+)")
+LOG_TAIL = 15
+
+
+class BuildError(UserError):
+    """The image did not build: the Dockerfile, a step or the base image is at fault."""
+
+
+@dataclass
+class Step:
+    name: str
+    logs: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL))
+    error: str | None = None
+
+
+@dataclass
+class BuildLog:
+    """Follows BuildKit's plain progress output; tells each finished Dockerfile step once."""
+
+    report: Callable[[str], None]
+    steps: dict[str, Step] = field(default_factory=dict)
+    other: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL))
+    failed: Step | None = None
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip("\n")
+        match = _VERTEX.match(line)
+        if not match:
+            if line.strip() and not line.startswith(("------", " > ")):
+                self.other.append(line)
+            return
+        number, rest = match.groups()
+        step = self.steps.get(number)
+        if step is None:
+            self.steps[number] = Step(rest)
+            return
+        timed = _TIMED.match(rest)
+        if timed:
+            step.logs.append(timed.group(1))
+        elif rest == "CACHED":
+            self._tell(step, "cached")
+        elif done := _DONE.match(rest):
+            self._tell(step, f"{float(done.group(1)):.1f}s")
+        elif rest.startswith("ERROR"):
+            step.error = rest.partition(":")[2].strip() or rest
+            self.failed = self.failed or step
+
+    def _tell(self, step: Step, how: str) -> None:
+        if step.name.startswith("[") and not step.name.startswith("[internal]"):
+            name = step.name if len(step.name) <= 110 else step.name[:107] + "..."
+            self.report(f"    {name}  ({how})")
+
+
+def find_cli(environ: Mapping[str, str]) -> str:
+    explicit = environ.get(ENV_CLI)
+    candidates = [explicit] if explicit else _on_path("docker", environ.get("PATH", ""))
+    refused = []
+    for candidate in candidates:
+        reason = _buildkit_problem(candidate, environ)
+        if reason is None:
+            return candidate
+        refused.append(f"{candidate}: {reason}")
+    raise UserError(
+        "no docker CLI that can build with BuildKit"
+        + (f" ({'; '.join(refused)})" if refused else " (no `docker` on PATH)"),
+        hint=f"install docker with the buildx plugin (Debian: docker.io or docker-buildx), "
+             f"or set {ENV_CLI} to a docker CLI that has it")
+
+
+def _on_path(program: str, path: str) -> list[str]:
+    found: list[str] = []
+    for folder in path.split(os.pathsep):
+        candidate = os.path.join(folder or ".", program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) \
+                and os.path.realpath(candidate) not in map(os.path.realpath, found):
+            found.append(candidate)
+    return found
+
+
+def _buildkit_problem(cli: str, environ: Mapping[str, str]) -> str | None:
+    if shutil.which(cli) is None:
+        return "not an executable"
+    env = dict(environ)
+    buildx = subprocess.run([cli, "buildx", "version"], capture_output=True, env=env,
+                            check=False)
+    if buildx.returncode == 0:
+        return None
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True, env=env,
+                             check=False)
+    match = _VERSION.search(version.stdout)
+    if match and (18, 9) <= (int(match.group(1)), int(match.group(2))) < (23, 0):
+        return None  # BuildKit is built in, switched on by DOCKER_BUILDKIT=1
+    return "its buildx plugin is missing"
+
+
+def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, str],
+          ca_bundle: str | None, environ: Mapping[str, str], dockerfile_shown: str,
+          report: Callable[[str], None]) -> str:
+    """Build `inputs` with BuildKit, tagged `tags`; returns the local image id."""
+    with tempfile.TemporaryDirectory(prefix="pipelinectl-build-") as scratch:
+        context = Path(scratch, "context.tar")
+        with open(context, "wb") as out:
+            write_context(inputs, out)
+        iidfile = Path(scratch, "image-id")
+        command = [cli, "build", "--progress=plain", "-f", inputs.dockerfile,
+                   "--iidfile", str(iidfile)]
+        for name, value in inputs.build_args:
+            command += ["--build-arg", f"{name}={value}"]
+        for name, value in sorted(labels.items()):
+            command += ["--label", f"{name}={value}"]
+        for tag in tags:
+            command += ["--tag", tag]
+        if ca_bundle is not None:
+            command += ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"]
+        command.append("-")
+        log = BuildLog(report)
+        env = {**environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
+        with open(context, "rb") as stdin, subprocess.Popen(
+                command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=env, text=True, errors="replace") as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.feed(line)
+        if process.returncode != 0 or not iidfile.is_file():
+            raise _failure(log, dockerfile_shown)
+        return iidfile.read_text().strip()
+
+
+def _failure(log: BuildLog, dockerfile: str) -> BuildError:
+    text = "\n".join([*(log.failed.logs if log.failed else []), *log.other,
+                      log.failed.error if log.failed and log.failed.error else ""])
+    if "Cannot connect to the Docker daemon" in text or "daemon running?" in text:
+        return BuildError("cannot reach the Docker daemon to build",
+                          hint="start dockerd, or point DOCKER_HOST at it")
+    parse = _PARSE_ERROR.search(text)
+    if parse:
+        return BuildError(f"Dockerfile: {parse.group(2).strip()}",
+                          location=Location(dockerfile, int(parse.group(1)), 1),
+                          hint="fix the instruction; see docs.docker.com/reference/dockerfile")
+    step = log.failed
+    if step is not None and (_BASE_MISSING.search(text) or "load metadata" in step.name):
+        image = step.name.rsplit(" ", 1)[-1] if "metadata for" in step.name else "the base image"
+        return BuildError(
+            f"base image {image} was not found: not in the local image store, and its "
+            "registry did not serve it",
+            hint="check the platform's base_images (or the Dockerfile's FROM), pull it, or "
+                 "log in to its registry")
+    exit_code = _EXIT_CODE.search(text)
+    if step is not None:
+        code = f" with exit code {exit_code.group(1)}" if exit_code else ""
+        tail = "\n".join(f"    | {line}" for line in step.logs)
+        return BuildError(f"build step {step.name} failed{code}" + (f"\n{tail}" if tail else ""),
+                          hint="the step's last output is above; fix the cause and build again")
+    tail = "\n".join(f"    | {line}" for line in log.other)
+    return BuildError("docker build failed" + (f"\n{tail}" if tail else ""))

@@ -1,0 +1,251 @@
+"""Everything that decides a pipeline's image, gathered into one deterministic build context.
+
+The context `pipelinectl build` sends to the builder is assembled here, file by file, and the
+content digest is computed over exactly those files (digest.py): what is hashed is what is
+built. Language images get a context of our own layout:
+
+    .pipelinectl/Dockerfile, helpers   base-images/<language>/ and base-images/common/
+    .pipelinectl/system-packages.txt   image.system_packages, one per line
+    .pipelinectl/deps/<file>           image.dependencies (requirements.txt, renv.lock, DESCRIPTION)
+    code/...                           the pipeline's folder after .dockerignore
+
+A custom `image.dockerfile` gets its `image.context` folder after .dockerignore, as docker
+would send it. Modes are reduced to executable or not (as git stores them) and times are not
+read, so two clones of the same commit give the same context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from docker.utils.build import PatternMatcher
+
+from pipelinectl.errors import Location, UserError
+from pipelinectl.repofiles import display
+from pipelinectl.spec import Pipeline
+
+BUILDER_DIR = ".pipelinectl"
+CODE_DIR = "code"
+DOCKERFILE = f"{BUILDER_DIR}/Dockerfile"
+# Never part of a context: git's own data changes with every commit and would defeat reuse.
+ALWAYS_EXCLUDED = (".git",)
+# Excluded from a language image's code unless .dockerignore re-includes them with `!`:
+# the spec itself (a schedule change must not rebuild), caches and local environments.
+CODE_EXCLUDED = ("pipeline.yaml", ".pipelinectl", "**/__pycache__", "**/*.pyc", ".venv",
+                 "renv/library", "renv/staging", ".Rproj.user", ".Rhistory")
+PYTHON_REQUIREMENTS = "requirements.txt"
+# Every member of the context carries this time (2000-01-01): zip and some build tools refuse
+# dates before 1980, and a fixed time keeps rebuilt code layers identical.
+CONTEXT_MTIME = 946684800
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One member of the build context. Files keep their source path and are read when the
+    context is written; `data` holds generated files and symlink targets."""
+
+    name: str
+    kind: str  # file | dir | symlink
+    mode: int
+    sha256: str
+    source: Path | None = None
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    dockerfile: str  # path of the Dockerfile inside the context
+    build_args: tuple[tuple[str, str], ...]
+    entries: tuple[Entry, ...]
+    base_image: str | None  # language images: the platform's base image for the version
+    dependencies: str | None  # the dependency file as the spec names it
+    system_packages: tuple[str, ...]
+
+    def group(self, prefix: str) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.name.startswith(prefix))
+
+
+def base_images_dir() -> Path:
+    """base-images/: inside the installed wheel, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "base-images", here.parent / "base-images"):
+        if (folder / "common").is_dir():
+            return folder
+    raise FileNotFoundError("base-images/ is not installed with pipelinectl")
+
+
+def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None) -> BuildInputs:
+    """The build context of `pipeline`, whose spec lives in `pipeline_dir` (resolved)."""
+    image = pipeline.image
+    if image.dockerfile is not None:
+        return _custom(pipeline, pipeline_dir)
+    assert image.language is not None and base_image is not None
+    entries = list(_builder_entries(image.language))
+    entries.append(_generated(f"{BUILDER_DIR}/system-packages.txt", "".join(
+        f"{name}\n" for name in image.system_packages).encode()))
+    entries.append(_directory(f"{BUILDER_DIR}/deps"))
+    if image.dependencies is not None:
+        source = pipeline_dir / image.dependencies
+        name = PYTHON_REQUIREMENTS if image.language == "python" else source.name
+        entries.append(_file_entry(f"{BUILDER_DIR}/deps/{name}", source,
+                                   display(pipeline, image.dependencies)))
+    entries.append(_directory(CODE_DIR))
+    ignore = _ignore_patterns(pipeline_dir, CODE_EXCLUDED)
+    entries.extend(_tree(pipeline_dir, CODE_DIR + "/", ignore))
+    return BuildInputs(DOCKERFILE, (("BASE_IMAGE", base_image),), _sorted(entries), base_image,
+                       image.dependencies, image.system_packages)
+
+
+def _custom(pipeline: Pipeline, pipeline_dir: Path) -> BuildInputs:
+    image = pipeline.image
+    assert image.dockerfile is not None
+    context = Path(os.path.normpath(pipeline_dir / (image.context or ".")))
+    dockerfile = Path(os.path.normpath(pipeline_dir / image.dockerfile))
+    try:
+        inside = dockerfile.relative_to(context).as_posix()
+    except ValueError:
+        raise UserError(
+            f"image.dockerfile {image.dockerfile!r} is outside image.context "
+            f"{image.context or '.'!r}", location=pipeline.source.at(("image", "dockerfile")),
+            hint="put the Dockerfile inside the build context, or widen image.context") from None
+    ignore = _ignore_patterns(context, ()) + ["!" + inside]
+    entries = list(_tree(context, "", ignore))
+    return BuildInputs(inside, (), _sorted(entries), None, None, ())
+
+
+def _builder_entries(language: str) -> Iterator[Entry]:
+    root = base_images_dir()
+    for folder in (root / "common", root / language):
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                yield _file_entry(f"{BUILDER_DIR}/{path.name}", path, str(path))
+
+
+def _ignore_patterns(context: Path, defaults: tuple[str, ...]) -> list[str]:
+    """Built-in exclusions, then the folder's .dockerignore (whose `!` lines win)."""
+    patterns = list(ALWAYS_EXCLUDED) + list(defaults)
+    ignore_file = context / ".dockerignore"
+    if ignore_file.is_file():
+        lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        patterns.extend(line.strip() for line in lines
+                        if line.strip() and not line.strip().startswith("#"))
+    return patterns
+
+
+def _tree(root: Path, prefix: str, patterns: list[str]) -> Iterator[Entry]:
+    """Files, folders and symlinks under `root` that .dockerignore rules keep."""
+    matcher = PatternMatcher(patterns)
+    exceptions = [p.cleaned_pattern for p in matcher.patterns if p.exclusion]
+    always = set(ALWAYS_EXCLUDED)
+    for current, dirs, files in os.walk(root):
+        relative_dir = os.path.relpath(current, root)
+        base = "" if relative_dir == "." else relative_dir.replace(os.sep, "/") + "/"
+        kept_dirs = []
+        for name in sorted(dirs):
+            relative = base + name
+            path = Path(current, name)
+            if relative in always:
+                continue
+            excluded = _matches(matcher, relative)
+            if path.is_symlink():
+                if not excluded:
+                    yield _symlink_entry(prefix + relative, path)
+                continue
+            if not excluded:
+                yield _directory(prefix + relative)
+            if not excluded or any(e.startswith(relative + "/") for e in exceptions):
+                kept_dirs.append(name)
+        dirs[:] = kept_dirs
+        for name in sorted(files):
+            relative = base + name
+            if _matches(matcher, relative):
+                continue
+            path = Path(current, name)
+            yield (_symlink_entry(prefix + relative, path) if path.is_symlink()
+                   else _file_entry(prefix + relative, path, os.path.relpath(path)))
+
+
+def _matches(matcher: PatternMatcher, relative: str) -> bool:
+    # docker's own .dockerignore matcher; its stubs ask for PathLike, it works on str.
+    return bool(matcher.matches(relative))  # type: ignore[arg-type]
+
+
+def _file_entry(name: str, path: Path, shown: str) -> Entry:
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{shown}: not a regular file, cannot be part of an image",
+                            location=Location(shown, 1, 1),
+                            hint="exclude it in .dockerignore")
+        return Entry(name, "file", 0o755 if info.st_mode & 0o111 else 0o644, file_sha256(path),
+                     source=path)
+    except OSError as exc:
+        raise UserError(f"cannot read {shown}: {exc.strerror}",
+                        hint="check the file's permissions, or exclude it in .dockerignore"
+                        ) from None
+
+
+def _symlink_entry(name: str, path: Path) -> Entry:
+    # The link itself, as docker sends it: its target is never read.
+    target = os.readlink(path).encode("utf-8", "surrogateescape")
+    return Entry(name, "symlink", 0o777, hashlib.sha256(b"link:" + target).hexdigest(),
+                 data=target)
+
+
+def _directory(name: str) -> Entry:
+    return Entry(name, "dir", 0o755, "")
+
+
+def _generated(name: str, data: bytes) -> Entry:
+    return Entry(name, "file", 0o644, hashlib.sha256(data).hexdigest(), data=data)
+
+
+def _sorted(entries: list[Entry]) -> tuple[Entry, ...]:
+    return tuple(sorted(entries, key=lambda e: e.name))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_context(build: BuildInputs, out: BinaryIO) -> None:
+    """The context as a tar stream: sorted, fixed owner and time, files checked against the
+    hashes the digest was computed from (a file edited meanwhile stops the build)."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:
+        for entry in build.entries:
+            info = tarfile.TarInfo(entry.name)
+            info.mtime, info.mode, info.uid, info.gid = CONTEXT_MTIME, entry.mode, 0, 0
+            if entry.kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif entry.kind == "symlink":
+                info.type = tarfile.SYMTYPE
+                info.linkname = entry.data.decode("utf-8", "surrogateescape")
+                tar.addfile(info)
+            else:
+                data = entry.data if entry.source is None else _read_checked(entry)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+
+def _read_checked(entry: Entry) -> bytes:
+    assert entry.source is not None
+    data = entry.source.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise UserError(f"{os.path.relpath(entry.source)} changed while the image was being "
+                        "built", hint="run the build again once the file is saved")
+    return data

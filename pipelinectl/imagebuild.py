@@ -1,0 +1,173 @@
+"""Build what changed, reuse what exists: the image step of `build` and `deploy`.
+
+The registry alone decides (no local cache file that an ephemeral CI runner would lose):
+1. each pipeline's content tag is looked up; found -> no build, no push, its digest is used;
+2. otherwise the image is built (all builds first: one failure means nothing is pushed), then
+   pushed under its content tag and its commit's `git-` tag;
+3. a commit that moves a pipeline to an image that exists but is not the one of its nearest
+   tagged ancestor (a revert) gets a `git-` tag copied in the registry, with no layer moved.
+Each build says why: the inputs that differ from the image it replaces, read from its labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from pipelinectl import digest, images
+from pipelinectl.adapters import buildkit, credentials
+from pipelinectl.adapters import docker as docker_adapter
+from pipelinectl.adapters.git import GitState
+from pipelinectl.adapters.registry import RegistryClient, split_repository
+from pipelinectl.platform import Platform
+
+UP_TO_DATE, REUSED, BUILD = "up to date", "reused", "build"
+LOOKUP_WORKERS = 8
+
+
+@dataclass
+class Outcome:
+    plan: images.ImagePlan
+    action: str  # up to date | reused | build (| built locally, with push off)
+    digest: str | None = None  # registry digest (sha256:...) once known
+    local_id: str | None = None
+    previous: tuple[str, str] | None = None  # (commit, digest) of the image it replaces
+    reasons: list[str] = field(default_factory=list)
+    clean: bool = True  # no uncommitted changes in the pipeline's inputs
+
+    @property
+    def reference(self) -> str | None:
+        return self.plan.reference(self.digest) if self.digest else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    platform: Platform
+    environ: Mapping[str, str]
+    git: GitState | None
+    repo_root: Path
+    push: bool
+    report: Callable[[str], None]
+
+
+def run(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
+    outcomes = [Outcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
+    if settings.push:
+        clients = _registry_clients(plans, settings.environ)
+        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+            list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
+    todo = [o for o in outcomes if o.action == BUILD]
+    if not todo and settings.push:
+        _retag(outcomes, clients, settings)
+        return outcomes
+    client = docker_adapter.connect(settings.environ)
+    if not settings.push:
+        for outcome in outcomes:
+            outcome.local_id = docker_adapter.local_image(
+                client, f"{outcome.plan.repository}:{outcome.plan.content_tag}")
+            if outcome.local_id:
+                outcome.action = UP_TO_DATE
+        todo = [o for o in outcomes if o.action == BUILD]
+    if todo:
+        cli = buildkit.find_cli(settings.environ)
+        ca_bundle = settings.platform.ca_bundle_path()
+        for outcome in todo:
+            _build(outcome, cli, ca_bundle, settings)
+    if settings.push:
+        for outcome in todo:
+            _push(outcome, client, settings)
+        _retag(outcomes, clients, settings)
+    return outcomes
+
+
+def _host(plan: images.ImagePlan) -> str:
+    return split_repository(plan.repository)[0]
+
+
+def _registry_clients(plans: list[images.ImagePlan],
+                      environ: Mapping[str, str]) -> dict[str, RegistryClient]:
+    hosts = {_host(p) for p in plans}
+    return {h: RegistryClient(h, credentials.resolve(h, environ)) for h in sorted(hosts)}
+
+
+def _clean(plan: images.ImagePlan, settings: Settings) -> bool:
+    git = settings.git
+    return git is not None and not git.is_dirty(settings.repo_root, plan.input_paths())
+
+
+def _decide(outcome: Outcome, registry: RegistryClient, settings: Settings) -> None:
+    plan = outcome.plan
+    repo = split_repository(plan.repository)[1]
+    outcome.digest = registry.manifest_digest(repo, plan.content_tag)
+    outcome.previous = _previous(registry, repo, settings.git)
+    if outcome.digest is not None:
+        same = outcome.previous is not None and outcome.previous[1] == outcome.digest
+        outcome.action = UP_TO_DATE if same or settings.git is None else REUSED
+        return
+    outcome.action = BUILD
+    if outcome.previous is None:
+        outcome.reasons = ["no earlier image of this pipeline in the registry"]
+        return
+    labels = registry.labels(repo, outcome.previous[1])
+    outcome.reasons = digest.explain(labels.get(digest.LABEL_INPUTS), plan.inputs)
+
+
+def _previous(registry: RegistryClient, repo: str,
+              git: GitState | None) -> tuple[str, str] | None:
+    """The image of the nearest commit in first-parent history that has a `git-` tag."""
+    if git is None:
+        return None
+    tags = set(registry.tags(repo))
+    for commit in git.history:
+        if digest.git_tag(commit) in tags:
+            found = registry.manifest_digest(repo, digest.git_tag(commit))
+            if found:
+                return commit, found
+    return None
+
+
+def _build(outcome: Outcome, cli: str, ca_bundle: str | None, settings: Settings) -> None:
+    plan = outcome.plan
+    settings.report(f"{plan.name}: building {plan.repository}:{plan.content_tag}")
+    for reason in outcome.reasons:
+        settings.report(f"  why: {reason}")
+    tags = [f"{plan.repository}:{t}" for t in _tags(outcome, settings)]
+    shown = str((plan.pipeline_dir / (plan.pipeline.image.dockerfile or "")).relative_to(
+        settings.repo_root)) if plan.pipeline.image.dockerfile else plan.build.dockerfile
+    outcome.local_id = buildkit.build(
+        cli, plan.build, tags, images.labels(plan, settings.git, outcome.clean), ca_bundle,
+        settings.environ, shown, settings.report)
+
+
+def _tags(outcome: Outcome, settings: Settings) -> list[str]:
+    tags = [outcome.plan.content_tag]
+    if settings.git is not None and outcome.clean:
+        tags.append(digest.git_tag(settings.git.commit))
+    return tags
+
+
+def _push(outcome: Outcome, client: docker.DockerClient, settings: Settings) -> None:
+    plan = outcome.plan
+    host = _host(plan)
+    found = credentials.resolve(host, settings.environ)
+    pushed = None
+    for tag in _tags(outcome, settings):
+        pushed = docker_adapter.push(client, plan.repository, tag, found, settings.report)
+    assert pushed is not None
+    outcome.digest = pushed.digest
+
+
+def _retag(outcomes: list[Outcome], clients: dict[str, RegistryClient],
+           settings: Settings) -> None:
+    """A reused image (a revert) gets the commit's `git-` tag, copied in the registry."""
+    if settings.git is None:
+        return
+    for outcome in outcomes:
+        if outcome.action == REUSED and outcome.clean and outcome.digest:
+            repo = split_repository(outcome.plan.repository)[1]
+            clients[_host(outcome.plan)].copy_tag(repo, outcome.digest,
+                                                  digest.git_tag(settings.git.commit))

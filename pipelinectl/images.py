@@ -1,0 +1,84 @@
+"""The image plan of a pipeline: where it lives, what goes into it, its tags and labels (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelinectl import buildinputs, digest
+from pipelinectl.adapters.git import GitState
+from pipelinectl.platform import Platform
+from pipelinectl.spec import Pipeline
+
+OCI = "org.opencontainers.image."
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    pipeline: Pipeline
+    pipeline_dir: Path
+    repository: str  # <registry>/<team>/<pipeline>
+    build: buildinputs.BuildInputs
+    inputs: digest.Inputs
+    content_digest: str
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.metadata.name
+
+    @property
+    def content_tag(self) -> str:
+        return digest.content_tag(self.content_digest)
+
+    def reference(self, image_digest: str) -> str:
+        return f"{self.repository}@{image_digest}"
+
+    def input_paths(self) -> list[Path]:
+        """What a change under would change the image: for telling a dirty checkout."""
+        image = self.pipeline.image
+        if image.dockerfile is not None:
+            return [self.pipeline_dir / (image.context or "."), self.pipeline_dir /
+                    image.dockerfile]
+        paths = [self.pipeline_dir]
+        if image.dependencies is not None:
+            paths.append(self.pipeline_dir / image.dependencies)
+        return paths
+
+
+def repository(platform: Platform, pipeline: Pipeline) -> str:
+    return f"{platform.registry.rstrip('/')}/{pipeline.metadata.team}/{pipeline.metadata.name}"
+
+
+def plan(pipeline: Pipeline, pipeline_dir: Path, platform: Platform) -> ImagePlan:
+    image = pipeline.image
+    base = None
+    if image.language is not None and image.version is not None:
+        base = platform.base_image(image.language, image.version)
+    build = buildinputs.collect(pipeline, pipeline_dir, base)
+    inputs = digest.inputs_of(build)
+    return ImagePlan(pipeline, pipeline_dir, repository(platform, pipeline), build, inputs,
+                     inputs.digest)
+
+
+def labels(image: ImagePlan, git: GitState | None, clean: bool) -> dict[str, str]:
+    """OCI labels plus ours. Times come from the commit, so a rebuild gives the same labels;
+    a checkout with uncommitted changes gets no revision (it would not be true)."""
+    meta = image.pipeline.metadata
+    result = {
+        OCI + "title": meta.name,
+        "io.pipelinectl.pipeline": meta.name,
+        "io.pipelinectl.team": meta.team,
+        digest.LABEL_CONTENT: image.content_digest,
+        digest.LABEL_INPUTS: image.inputs.label(),
+    }
+    if meta.description:
+        result[OCI + "description"] = meta.description
+    if image.build.base_image:
+        result[OCI + "base.name"] = image.build.base_image
+    if git is not None:
+        result[OCI + "created"] = git.committed_at
+        if git.source_url:
+            result[OCI + "source"] = git.source_url
+        if clean:
+            result[OCI + "revision"] = git.commit
+    return result
