@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts the real servers the tests use, if they are not running yet: dockerd and a Docker
 # registry on 127.0.0.1:5000 (Debian's docker.io and docker-registry), installing them from
-# Debian when missing. Idempotent; logs go to ${TMPDIR:-/tmp}/pipelinectl-services/.
+# Debian when missing; then makes the tests' base image pipelinectl-test/debian:bookworm
+# (public registries are out of reach: debootstrap --variant=minbase + docker import, its
+# root filesystem cached in ~/.cache/pipelinectl). Idempotent; logs go to
+# ${TMPDIR:-/tmp}/pipelinectl-services/.
 set -euo pipefail
 state=${TMPDIR:-/tmp}/pipelinectl-services
 mkdir -p "$state"
@@ -11,6 +14,8 @@ missing=()
 [ -x "$docker_cli" ] && command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v curl >/dev/null || missing+=(curl)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v openssl >/dev/null || missing+=(openssl)
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
@@ -43,4 +48,20 @@ http:
 YAML
   nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
   wait_for registry curl -fsS http://127.0.0.1:5000/v2/
+fi
+
+base_image=pipelinectl-test/debian:bookworm
+if ! "$docker_cli" image inspect "$base_image" >/dev/null 2>&1; then
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/debian-bookworm-minbase.tar
+  if [ ! -f "$cache" ]; then
+    echo "== debootstrap --variant=minbase bookworm (once; about a minute)"
+    mkdir -p "$(dirname "$cache")"
+    rm -rf "$state/rootfs"
+    debootstrap --variant=minbase bookworm "$state/rootfs" http://deb.debian.org/debian \
+      >"$state/debootstrap.log" 2>&1 || { tail -20 "$state/debootstrap.log" >&2; exit 1; }
+    tar -C "$state/rootfs" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache"
+    rm -rf "$state/rootfs"
+  fi
+  echo "== importing $base_image"
+  "$docker_cli" import "$cache" "$base_image" >/dev/null
 fi
