@@ -200,14 +200,14 @@ def test_ca_bundle_never_lands_in_the_image(etl: tuple[Path, str],
                                             marker_ca: tuple[Path, str]) -> None:
     reference = built_reference(etl[1])
     saved = subprocess.run([DOCKER, "save", reference], capture_output=True, check=True).stdout
-    outer = tarfile.open(fileobj=io.BytesIO(saved))
-    layers = [m for m in outer.getmembers() if m.name.endswith("layer.tar")]
+    with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
+        layers = {m.name: outer.extractfile(m).read()  # type: ignore[union-attr]
+                  for m in outer.getmembers() if m.name.endswith("layer.tar")}
     assert len(layers) >= 5
-    for layer in layers:
-        data = outer.extractfile(layer).read()  # type: ignore[union-attr]
-        assert marker_ca[1].encode() not in data, f"CA marker found in {layer.name}"
-        names = tarfile.open(fileobj=io.BytesIO(data)).getnames()
-        assert not [n for n in names if "ca-bundle" in n], names
+    for name, data in layers.items():
+        assert marker_ca[1].encode() not in data, f"CA marker found in {name}"
+        with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+            assert not [n for n in layer.getnames() if "ca-bundle" in n], name
     history = subprocess.run([DOCKER, "history", "--no-trunc", reference], capture_output=True,
                              text=True, check=True).stdout
     assert marker_ca[1] not in history and "with-ca.sh pip install" in history
