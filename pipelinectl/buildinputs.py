@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from docker.utils.build import PatternMatcher
-
+from pipelinectl import dockerignore
 from pipelinectl.errors import Location, UserError
 from pipelinectl.repofiles import display
 from pipelinectl.spec import Pipeline
@@ -90,8 +89,9 @@ def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None) -> B
         return _custom(pipeline, pipeline_dir)
     assert image.language is not None and base_image is not None
     entries = list(_builder_entries(image.language))
+    packages = tuple(sorted(set(image.system_packages)))  # one apt-get install: order is moot
     entries.append(_generated(f"{BUILDER_DIR}/system-packages.txt", "".join(
-        f"{name}\n" for name in image.system_packages).encode()))
+        f"{name}\n" for name in packages).encode()))
     entries.append(_directory(f"{BUILDER_DIR}/deps"))
     if image.dependencies is not None:
         source = pipeline_dir / image.dependencies
@@ -102,7 +102,7 @@ def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None) -> B
     ignore = _ignore_patterns(pipeline_dir, CODE_EXCLUDED)
     entries.extend(_tree(pipeline_dir, CODE_DIR + "/", ignore))
     return BuildInputs(DOCKERFILE, (("BASE_IMAGE", base_image),), _sorted(entries), base_image,
-                       image.dependencies, image.system_packages)
+                       image.dependencies, packages)
 
 
 def _custom(pipeline: Pipeline, pipeline_dir: Path) -> BuildInputs:
@@ -135,17 +135,21 @@ def _ignore_patterns(context: Path, defaults: tuple[str, ...]) -> list[str]:
     patterns = list(ALWAYS_EXCLUDED) + list(defaults)
     ignore_file = context / ".dockerignore"
     if ignore_file.is_file():
-        lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
-        patterns.extend(line.strip() for line in lines
-                        if line.strip() and not line.strip().startswith("#"))
+        # utf-8-sig: an editor's byte order mark must not become part of the first pattern.
+        patterns.extend(ignore_file.read_text(encoding="utf-8-sig",
+                                              errors="replace").splitlines())
     return patterns
 
 
-def _tree(root: Path, prefix: str, patterns: list[str]) -> Iterator[Entry]:
+def _tree(root: Path, prefix: str, lines: list[str]) -> Iterator[Entry]:
     """Files, folders and symlinks under `root` that .dockerignore rules keep."""
-    matcher = PatternMatcher(patterns)
-    exceptions = [p.cleaned_pattern for p in matcher.patterns if p.exclusion]
-    always = set(ALWAYS_EXCLUDED)
+    try:
+        patterns = dockerignore.parse(lines)
+    except ValueError as exc:
+        shown = os.path.relpath(root / ".dockerignore")
+        raise UserError(f"{shown}: {exc}", location=Location(shown, 1, 1),
+                        hint="see docs.docker.com/build/concepts/context/#dockerignore-files"
+                        ) from None
     for current, dirs, files in os.walk(root):
         relative_dir = os.path.relpath(current, root)
         base = "" if relative_dir == "." else relative_dir.replace(os.sep, "/") + "/"
@@ -153,30 +157,25 @@ def _tree(root: Path, prefix: str, patterns: list[str]) -> Iterator[Entry]:
         for name in sorted(dirs):
             relative = base + name
             path = Path(current, name)
-            if relative in always:
+            if relative in ALWAYS_EXCLUDED:
                 continue
-            excluded = _matches(matcher, relative)
+            excluded = dockerignore.excluded(patterns, relative)
             if path.is_symlink():
                 if not excluded:
                     yield _symlink_entry(prefix + relative, path)
                 continue
             if not excluded:
                 yield _directory(prefix + relative)
-            if not excluded or any(e.startswith(relative + "/") for e in exceptions):
+            if not excluded or dockerignore.may_reinclude_below(patterns, relative):
                 kept_dirs.append(name)
         dirs[:] = kept_dirs
         for name in sorted(files):
             relative = base + name
-            if _matches(matcher, relative):
+            if relative in ALWAYS_EXCLUDED or dockerignore.excluded(patterns, relative):
                 continue
             path = Path(current, name)
             yield (_symlink_entry(prefix + relative, path) if path.is_symlink()
                    else _file_entry(prefix + relative, path, os.path.relpath(path)))
-
-
-def _matches(matcher: PatternMatcher, relative: str) -> bool:
-    # docker's own .dockerignore matcher; its stubs ask for PathLike, it works on str.
-    return bool(matcher.matches(relative))  # type: ignore[arg-type]
 
 
 def _file_entry(name: str, path: Path, shown: str) -> Entry:

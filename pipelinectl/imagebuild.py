@@ -11,19 +11,22 @@ Each build says why: the inputs that differ from the image it replaces, read fro
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import docker
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from pipelinectl import digest, images
 from pipelinectl.adapters import buildkit, credentials
-from pipelinectl.adapters import docker as docker_adapter
 from pipelinectl.adapters.git import GitState
 from pipelinectl.adapters.registry import RegistryClient, split_repository
 from pipelinectl.platform import Platform
+
+if TYPE_CHECKING:
+    import docker
 
 UP_TO_DATE, REUSED, BUILD = "up to date", "reused", "build"
 LOOKUP_WORKERS = 8
@@ -56,31 +59,48 @@ class Settings:
 
 def run(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
     outcomes = [Outcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
-    if settings.push:
-        clients = _registry_clients(plans, settings.environ)
-        with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-            list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
+    return (_run_pushing if settings.push else _run_local)(outcomes, settings)
+
+
+def _run_pushing(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
+    clients = _registry_clients([o.plan for o in outcomes], settings.environ)
+    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+        list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
     todo = [o for o in outcomes if o.action == BUILD]
-    if not todo and settings.push:
-        _retag(outcomes, clients, settings)
-        return outcomes
-    client = docker_adapter.connect(settings.environ)
-    if not settings.push:
-        for outcome in outcomes:
-            outcome.local_id = docker_adapter.local_image(
-                client, f"{outcome.plan.repository}:{outcome.plan.content_tag}")
-            if outcome.local_id:
-                outcome.action = UP_TO_DATE
-        todo = [o for o in outcomes if o.action == BUILD]
     if todo:
         cli = buildkit.find_cli(settings.environ)
+        # The docker SDK (for the push) loads while BuildKit builds: its import costs as
+        # much as a cached rebuild.
+        sdk = ThreadPoolExecutor(max_workers=1)
+        loading = sdk.submit(importlib.import_module, "pipelinectl.adapters.docker")
         ca_bundle = settings.platform.ca_bundle_path()
-        for outcome in todo:
+        for outcome in todo:  # every build before any push: a failure pushes nothing
             _build(outcome, cli, ca_bundle, settings)
-    if settings.push:
+        docker_adapter = loading.result()
+        sdk.shutdown()
+        client = docker_adapter.connect(settings.environ)
         for outcome in todo:
-            _push(outcome, client, settings)
-        _retag(outcomes, clients, settings)
+            _push(outcome, docker_adapter, client, clients[_host(outcome.plan)], settings)
+    _retag(outcomes, clients, settings)
+    return outcomes
+
+
+def _run_local(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
+    """--no-push: the local daemon's images decide; the registry is never contacted."""
+    from pipelinectl.adapters import docker as docker_adapter
+
+    cli = buildkit.find_cli(settings.environ)
+    client = docker_adapter.connect(settings.environ)
+    for outcome in outcomes:
+        outcome.local_id = docker_adapter.local_image(
+            client, f"{outcome.plan.repository}:{outcome.plan.content_tag}")
+        if outcome.local_id:
+            outcome.action = UP_TO_DATE
+    ca_bundle = settings.platform.ca_bundle_path()
+    for outcome in outcomes:
+        if outcome.action == BUILD:
+            outcome.reasons = ["not in the local Docker daemon's images"]
+            _build(outcome, cli, ca_bundle, settings)
     return outcomes
 
 
@@ -150,15 +170,16 @@ def _tags(outcome: Outcome, settings: Settings) -> list[str]:
     return tags
 
 
-def _push(outcome: Outcome, client: docker.DockerClient, settings: Settings) -> None:
+def _push(outcome: Outcome, docker_adapter: ModuleType, client: docker.DockerClient,
+          registry: RegistryClient, settings: Settings) -> None:
+    """Layers go up once, under the content tag; the `git-` tag is then a manifest copy."""
     plan = outcome.plan
-    host = _host(plan)
-    found = credentials.resolve(host, settings.environ)
-    pushed = None
-    for tag in _tags(outcome, settings):
-        pushed = docker_adapter.push(client, plan.repository, tag, found, settings.report)
-    assert pushed is not None
+    found = credentials.resolve(_host(plan), settings.environ)
+    pushed = docker_adapter.push(client, plan.repository, plan.content_tag, found,
+                                 settings.report)
     outcome.digest = pushed.digest
+    for tag in _tags(outcome, settings)[1:]:
+        registry.copy_tag(split_repository(plan.repository)[1], pushed.digest, tag)
 
 
 def _retag(outcomes: list[Outcome], clients: dict[str, RegistryClient],

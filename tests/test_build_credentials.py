@@ -243,3 +243,12 @@ def test_docker_auth_shapes() -> None:
 ])
 def test_strip_credentials(url: str, shown: str) -> None:
     assert strip_credentials(url) == shown
+
+
+# --- bugs these tests found (fixed) ----------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["%%%%", base64.b64encode(b"robot").decode()])
+def test_auth_that_is_not_user_colon_password(tmp_path: Path, value: str) -> None:
+    environ = docker_config(tmp_path / "docker", {"auths": {HOST: {"auth": value}}})
+    with pytest.raises(UserError, match="is not base64 of user:password"):
+        resolve(HOST, environ)

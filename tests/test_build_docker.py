@@ -305,7 +305,7 @@ def test_docker_daemon_down(services: None, run, tmp_path: Path,
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     result = run("build", "--platform", str(folder / "platform.yaml"), cwd=folder)
     assert result.code == 1
-    assert result.err == (
+    assert result.err.endswith(
         f"error: cannot reach the Docker daemon at unix://{tmp_path}/no-docker.sock: "
         "no such file or directory\n"
         "  hint: start dockerd (or Docker Desktop), or point DOCKER_HOST at it\n")
@@ -460,15 +460,27 @@ def test_a_docker_cli_without_buildkit_is_passed_over(services: None, tmp_path: 
     from pipelinectl.adapters import buildkit
     from pipelinectl.errors import UserError
 
+    calls = tmp_path / "calls"
     old = write(tmp_path / "old" / "docker", "#!/bin/sh\n"
+                f"echo \"$*\" >> {calls}\n"
                 "[ \"$1\" = --version ] && echo 'Docker version 28.2.2, build e6534b4' && exit 0\n"
                 "echo \"docker: unknown command: docker $1\" >&2; exit 1\n")
     old.chmod(0o755)
-    path = f"{old.parent}{os.pathsep}{Path(DOCKER).parent}"
-    assert buildkit.find_cli({"PATH": path}) == DOCKER
+    environ = {"PATH": f"{old.parent}{os.pathsep}{Path(DOCKER).parent}",
+               "XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    assert buildkit.find_cli(environ) == DOCKER
+    assert calls.read_text() == "--version\nbuildx version\n"
+    # What each CLI can do is remembered: the second lookup runs no probe.
+    assert buildkit.find_cli(environ) == DOCKER
+    assert calls.read_text() == "--version\nbuildx version\n"
     with pytest.raises(UserError) as refused:
-        buildkit.find_cli({"PATH": str(old.parent)})
+        buildkit.find_cli({**environ, "PATH": str(old.parent)})
     assert refused.value.render() == (
         f"error: no docker CLI that can build with BuildKit ({old}: its buildx plugin is "
         "missing)\n  hint: install docker with the buildx plugin (Debian: docker.io or "
         "docker-buildx), or set PIPELINECTL_DOCKER to a docker CLI that has it")
+    # A plugin folder that changes (buildx installed) is probed again.
+    (tmp_path / ".docker" / "cli-plugins").mkdir(parents=True)
+    with pytest.raises(UserError):
+        buildkit.find_cli({**environ, "PATH": str(old.parent)})
+    assert calls.read_text().count("--version") == 2

@@ -279,6 +279,14 @@ def test_task_command_change_keeps_the_digest(tmp_path: Path) -> None:
     assert after.content_digest == before.content_digest
 
 
+def test_custom_context_keeps_pipeline_yaml(tmp_path: Path) -> None:
+    # A custom Dockerfile gets its context as docker would send it: the spec is in it.
+    spec = make_custom(tmp_path / "custom")
+    before, after = changed(spec, lambda: write(spec, spec.read_text().replace(
+        "command: [python, main.py]", "command: [python, main.py, --full]")))
+    assert [e.name for e in after.build.entries] == ["Dockerfile", "main.py", "pipeline.yaml"]
+    assert digest.explain(before.inputs.label(), after.inputs) == ["code: changed pipeline.yaml"]
+
 # --- .dockerignore and default exclusions ----------------------------------------------------
 
 def ignoring_pipeline(folder: Path) -> Path:
@@ -498,3 +506,31 @@ def test_symlink_target_is_never_read(tmp_path: Path) -> None:
     assert [(e.name, e.kind) for e in after.build.entries if e.name.startswith("code/")] == [
         ("code/folder", "symlink"), ("code/main.py", "file"), ("code/requirements.txt", "file"),
         ("code/secret", "symlink")]
+
+
+# --- bugs these tests found (fixed) ----------------------------------------------------------
+
+def test_git_file_is_never_in_the_context_even_with_an_exception(tmp_path: Path) -> None:
+    spec = make_pipeline(tmp_path / "demo")
+    write(tmp_path / "demo" / ".dockerignore", "!.git\n")
+    write(tmp_path / "demo" / ".git", "gitdir: /somewhere/.git/worktrees/demo\n")
+    assert "code/.git" not in code_names(plan_of(spec))
+
+
+def test_system_packages_reordered(tmp_path: Path) -> None:
+    spec = make_pipeline(tmp_path / "demo")
+    write(spec, spec_text(packages="curl, libpq5"))
+    before = plan_of(spec)
+    write(spec, spec_text(packages="libpq5, curl"))
+    after = plan_of(spec)
+    reasons = digest.explain(before.inputs.label(), after.inputs)
+    assert after.content_digest == before.content_digest
+    assert reasons == ["same inputs, but the image it replaces has another digest"]
+
+
+def test_dockerignore_with_a_byte_order_mark(tmp_path: Path) -> None:
+    spec = make_pipeline(tmp_path / "demo")
+    (tmp_path / "demo" / ".dockerignore").write_bytes("\ufeffdata/\n".encode())
+    write(tmp_path / "demo" / "data" / "raw.csv", "a,b\n")
+    assert code_names(plan_of(spec)) == ["code/.dockerignore", "code/main.py",
+                                         "code/requirements.txt"]

@@ -10,6 +10,7 @@ content digest was computed from.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,9 @@ from pipelinectl.errors import Location, UserError
 
 ENV_CLI = "PIPELINECTL_DOCKER"
 CA_SECRET_ID = "ca-bundle"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+               "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
 _TIMED = re.compile(r"^\d+\.\d+ (.*)$")
 _DONE = re.compile(r"^DONE (\d+\.\d+)s$")
@@ -36,6 +40,7 @@ _BASE_MISSING = re.compile(r"failed to (?:resolve source metadata for|load metad
                            r"|pull access denied|manifest unknown|repository does not exist")
 _VERSION = re.compile(r"version (\d+)\.(\d+)")
 LOG_TAIL = 15
+_DIAL = re.compile(r"dial [^:]+: connect: (.+)$", re.MULTILINE)
 
 
 class BuildError(UserError):
@@ -87,12 +92,24 @@ class BuildLog:
             self.report(f"    {name}  ({how})")
 
 
+class DaemonError(UserError):
+    """The Docker daemon is not reachable or refused a request."""
+
+
 def find_cli(environ: Mapping[str, str]) -> str:
+    """A docker CLI that can use BuildKit. What each CLI can do is remembered (keyed by the
+    binary and its plugin folders) in ~/.cache/pipelinectl, so a rebuild spawns no probe."""
     explicit = environ.get(ENV_CLI)
     candidates = [explicit] if explicit else _on_path("docker", environ.get("PATH", ""))
+    cache = _cache_file(environ)
+    known = _read_cache(cache)
     refused = []
     for candidate in candidates:
-        reason = _buildkit_problem(candidate, environ)
+        key = _cache_key(candidate, environ)
+        reason = known[key] if key in known else _probe(candidate, environ)
+        if key and known.get(key, 0) != reason:
+            known[key] = reason
+            _write_cache(cache, known)
         if reason is None:
             return candidate
         refused.append(f"{candidate}: {reason}")
@@ -113,20 +130,59 @@ def _on_path(program: str, path: str) -> list[str]:
     return found
 
 
-def _buildkit_problem(cli: str, environ: Mapping[str, str]) -> str | None:
+def _probe(cli: str, environ: Mapping[str, str]) -> str | None:
+    """Why this CLI cannot build with BuildKit, or None when it can."""
     if shutil.which(cli) is None:
         return "not an executable"
     env = dict(environ)
-    buildx = subprocess.run([cli, "buildx", "version"], capture_output=True, env=env,
-                            check=False)
-    if buildx.returncode == 0:
-        return None
     version = subprocess.run([cli, "--version"], capture_output=True, text=True, env=env,
                              check=False)
     match = _VERSION.search(version.stdout)
-    if match and (18, 9) <= (int(match.group(1)), int(match.group(2))) < (23, 0):
+    if match is None:
+        return "not a docker CLI"
+    if (18, 9) <= (int(match.group(1)), int(match.group(2))) < (23, 0):
         return None  # BuildKit is built in, switched on by DOCKER_BUILDKIT=1
-    return "its buildx plugin is missing"
+    buildx = subprocess.run([cli, "buildx", "version"], capture_output=True, env=env,
+                            check=False)
+    return None if buildx.returncode == 0 else "its buildx plugin is missing"
+
+
+def _cache_file(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or
+                                                         os.path.expanduser("~"), ".cache")
+    return Path(base, "pipelinectl", "docker-cli.json")
+
+
+def _cache_key(cli: str, environ: Mapping[str, str]) -> str:
+    """The binary (path, size, time) and the folders buildx can be installed in."""
+    stamps = []
+    home = environ.get("HOME") or os.path.expanduser("~")
+    config = environ.get("DOCKER_CONFIG") or os.path.join(home, ".docker")
+    for path in (cli, os.path.join(config, "cli-plugins"), *PLUGIN_DIRS):
+        try:
+            info = os.stat(path)
+            stamps.append(f"{os.path.realpath(path)}:{info.st_size}:{info.st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{path}:-")
+    return "|".join(stamps) if not stamps[0].endswith(":-") else ""
+
+
+def _read_cache(path: Path) -> dict[str, str | None]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_cache(path: Path, known: dict[str, str | None]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(known, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache only: a read-only home just means probing next time too
 
 
 def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, str],
@@ -158,16 +214,18 @@ def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, s
             for line in process.stdout:
                 log.feed(line)
         if process.returncode != 0 or not iidfile.is_file():
-            raise _failure(log, dockerfile_shown)
+            raise _failure(log, dockerfile_shown, environ.get("DOCKER_HOST") or DEFAULT_HOST)
         return iidfile.read_text().strip()
 
 
-def _failure(log: BuildLog, dockerfile: str) -> BuildError:
+def _failure(log: BuildLog, dockerfile: str, host: str) -> UserError:
     text = "\n".join([*(log.failed.logs if log.failed else []), *log.other,
                       log.failed.error if log.failed and log.failed.error else ""])
-    if "Cannot connect to the Docker daemon" in text or "daemon running?" in text:
-        return BuildError("cannot reach the Docker daemon to build",
-                          hint="start dockerd, or point DOCKER_HOST at it")
+    if "cannot connect to the docker daemon" in text.lower():
+        reason = _DIAL.search(text)
+        return DaemonError(f"cannot reach the Docker daemon at {host}"
+                           + (f": {reason.group(1).strip()}" if reason else ""),
+                           hint="start dockerd (or Docker Desktop), or point DOCKER_HOST at it")
     parse = _PARSE_ERROR.search(text)
     if parse:
         return BuildError(f"Dockerfile: {parse.group(2).strip()}",

@@ -100,10 +100,13 @@ def _from_auth_entry(entry: dict[str, Any], path: Path) -> Credentials | None:
         return Credentials("<token>", str(entry["identitytoken"]), str(path), True)
     if entry.get("auth"):
         try:
-            user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
+            decoded = base64.b64decode(str(entry["auth"]), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        user, colon, password = decoded.partition(":")
+        if not colon or not user:
             raise UserError(f"{path}: an 'auth' entry is not base64 of user:password",
-                            hint="log in again with docker login") from None
+                            hint="log in again with docker login")
         return Credentials(user, password, str(path))
     return None
 

@@ -9,14 +9,8 @@ import docker
 import docker.errors
 import requests
 
+from pipelinectl.adapters.buildkit import DEFAULT_HOST, DaemonError
 from pipelinectl.adapters.credentials import Credentials
-from pipelinectl.errors import UserError
-
-DEFAULT_HOST = "unix:///var/run/docker.sock"
-
-
-class DaemonError(UserError):
-    """The Docker daemon is not reachable or refused a request."""
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
+from pipelinectl.errors import UserError
 
 HISTORY_LIMIT = 200  # commits walked back to find the image a pipeline had before
 
@@ -34,21 +36,41 @@ class GitState:
 
 
 def read(root: Path, environ: Mapping[str, str]) -> GitState | None:
-    """The state of the repository at `root`; None outside git or before the first commit."""
-    try:
-        repo = git.Repo(root)
-        head = repo.head.commit
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+    """The state of the repository at `root`; None outside git or before the first commit.
+
+    The git command itself, not GitPython: four short calls cost less than importing it
+    (bench/build.py), and GitPython runs the same commands underneath.
+    """
+    head = _git(root, "log", "-1", "--format=%H %ct", check=False)
+    if head is None or not head.strip():
         return None
+    commit, seconds = head.split()
+    history = tuple(_required(root, "rev-list", "--first-parent",
+                              f"--max-count={HISTORY_LIMIT}", "HEAD").split())
+    status = _required(root, "status", "--porcelain", "-z", "--untracked-files=all")
+    when = datetime.datetime.fromtimestamp(int(seconds), tz=datetime.UTC)
+    return GitState(commit, when.strftime("%Y-%m-%dT%H:%M:%SZ"), history,
+                    _dirty_paths(status), _source_url(root, environ))
+
+
+def _git(root: Path, *args: str, check: bool = True) -> str | None:
     try:
-        history = tuple(repo.git.rev_list("--first-parent", f"--max-count={HISTORY_LIMIT}",
-                                          "HEAD").split())
-        status = repo.git.status("--porcelain", "-z", "--untracked-files=all")
-    except git.GitCommandError as exc:
-        raise RuntimeError(f"git failed in {root}: {exc.stderr.strip()}") from None
-    when = datetime.datetime.fromtimestamp(head.committed_date, tz=datetime.UTC)
-    return GitState(head.hexsha, when.strftime("%Y-%m-%dT%H:%M:%SZ"), history,
-                    _dirty_paths(status), _source_url(repo, environ))
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=False, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except FileNotFoundError:
+        raise UserError("git is not installed", hint="install git (Debian: apt-get install "
+                                                     "git)") from None
+    if done.returncode != 0:
+        if check:
+            raise UserError(f"git {args[0]} failed in {root}: {done.stderr.strip()}")
+        return None
+    return done.stdout
+
+
+def _required(root: Path, *args: str) -> str:
+    output = _git(root, *args)
+    assert output is not None
+    return output
 
 
 def _dirty_paths(status: str) -> frozenset[str]:
@@ -68,17 +90,14 @@ def _dirty_paths(status: str) -> frozenset[str]:
     return frozenset(paths)
 
 
-def _source_url(repo: git.Repo, environ: Mapping[str, str]) -> str | None:
+def _source_url(root: Path, environ: Mapping[str, str]) -> str | None:
     if environ.get("CI_PROJECT_URL"):
         return environ["CI_PROJECT_URL"]
     if environ.get("GITHUB_REPOSITORY"):
         server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
         return f"{server}/{environ['GITHUB_REPOSITORY']}"
-    try:
-        url = repo.remotes.origin.url
-    except (AttributeError, IndexError, ValueError):
-        return None
-    return strip_credentials(url)
+    url = _git(root, "remote", "get-url", "origin", check=False)
+    return strip_credentials(url.strip()) if url and url.strip() else None
 
 
 def strip_credentials(url: str) -> str:
