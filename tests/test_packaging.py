@@ -1,4 +1,5 @@
-"""The wheel carries the schemas and the built-in platform, and finds them when installed."""
+"""The wheel carries the schemas, the built-in platform and base-images/, and finds them when
+installed."""
 
 from __future__ import annotations
 
@@ -17,16 +18,23 @@ def test_wheel_ships_schemas_and_local_platform(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("pipelinectl/schemas/pipeline.schema.json",
                  "pipelinectl/schemas/platform.schema.json",
-                 "pipelinectl/data/local-platform.yaml"):
+                 "pipelinectl/data/local-platform.yaml",
+                 "pipelinectl/base-images/python/Dockerfile",
+                 "pipelinectl/base-images/r/Dockerfile",
+                 "pipelinectl/base-images/r/install-deps.R",
+                 "pipelinectl/base-images/common/install-system-packages.sh",
+                 "pipelinectl/base-images/common/with-ca.sh"):
         assert name in names
     # Unpacked alone (no source tree beside it), the package finds its own copies.
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = ("import pipelinectl.schema as s, pipelinectl.platform as p;"
-             "print(s.schema_path('pipeline')); print(p.load(None).registry)")
+    probe = ("import pipelinectl.schema as s, pipelinectl.platform as p, "
+             "pipelinectl.buildinputs as b;"
+             "print(s.schema_path('pipeline')); print(p.load(None).registry);"
+             "print(b.base_images_dir())")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, check=True,
                          capture_output=True, text=True, env={"PYTHONPATH": str(site)}).stdout
     assert out.splitlines() == [str(site / "pipelinectl" / "schemas" / "pipeline.schema.json"),
-                                "127.0.0.1:5000"]
+                                "127.0.0.1:5000", str(site / "pipelinectl" / "base-images")]
     assert (site / "pipelinectl" / "schemas" / "pipeline.schema.json").read_bytes() == \
         (REPO / "schemas" / "pipeline.schema.json").read_bytes()
