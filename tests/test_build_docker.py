@@ -484,3 +484,56 @@ def test_a_docker_cli_without_buildkit_is_passed_over(services: None, tmp_path: 
     with pytest.raises(UserError):
         buildkit.find_cli({**environ, "PATH": str(old.parent)})
     assert calls.read_text().count("--version") == 2
+
+
+# -- custom Dockerfile, --no-push ----------------------------------------------------------
+
+def custom_repo(folder: Path) -> Path:
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    write(folder / "job" / "pipeline.yaml", PYTHON_SPEC.replace("name: etl", "name: job")
+          .replace("""  language: python
+  version: "3.11"
+  dependencies: requirements.txt
+  system_packages: [python3-venv]""", "  dockerfile: docker/Dockerfile\n  context: ."))
+    write(folder / "job" / "docker" / "Dockerfile",
+          f"FROM {BASE}\nCOPY etl.py /srv/\nWORKDIR /srv\nUSER 10001\n")
+    write(folder / "job" / "etl.py", "print('custom')\n")
+    write(folder / "job" / ".dockerignore", "*.csv\n")
+    write(folder / "job" / "big.csv", "a,b\n")
+    platform_file(folder)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "custom")
+    return folder
+
+
+def test_a_custom_dockerfile_is_built_as_given(services: None, run,
+                                               tmp_path: Path) -> None:
+    folder = custom_repo(tmp_path)
+    result = run("build", "--platform", str(folder / "platform.yaml"), cwd=folder)
+    assert result.code == 0, result.err
+    reference = built_reference(result.out, "job")
+    assert docker_run(reference, "cat", "/srv/etl.py") == "print('custom')\n"
+    assert docker_run(reference, "id", "-u") == "10001\n"
+    # .dockerignore is honoured: an ignored file changes nothing.
+    write(folder / "job" / "big.csv", "c,d\n")
+    again = run("build", "--platform", str(folder / "platform.yaml"), cwd=folder)
+    assert again.out == f"job/pipeline.yaml: job: up to date {reference}\n"
+
+
+def test_no_push_builds_locally_and_never_asks_the_registry(services: None, run,
+                                                            tmp_path: Path) -> None:
+    folder = changed_repo(tmp_path)
+    platform = str(folder / "platform.yaml")
+    log = RegistryLog()
+    first = run("build", "--no-push", "--platform", platform, cwd=folder)
+    assert first.code == 0, first.err
+    assert "  why: not in the local Docker daemon's images\n" in first.err
+    match = re.fullmatch(rf"etl/pipeline\.yaml: etl: built locally ({re.escape(HOST)}/\S+:"
+                         r"content-[0-9a-f]{64})\n", first.out)
+    assert match, first.out
+    printed = docker_run(match.group(1), "python", "etl.py")  # the new script
+    assert f"print({printed.strip()!r})\n" == (folder / "etl" / "etl.py").read_text()
+    second = run("build", "--no-push", "--platform", platform, cwd=folder)
+    assert second.out == f"etl/pipeline.yaml: etl: up to date {match.group(1)}\n"
+    assert log.requests(repository(folder)) == []
+    assert tags(repository(folder)) == []
