@@ -97,6 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CI project path checked against the team's repos; default "
                             "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
     _platform_option(build)
+
+    render = sub.add_parser(
+        "render", help="write the CronJob manifests and Airflow DAG files of pipelines",
+        description="Render each pipeline to a Kubernetes CronJob manifest (cronjob engine) "
+                    "or an Airflow DAG file (airflow engine), into a stable layout: "
+                    "kubernetes/<namespace>/<pipeline>.yaml and "
+                    "airflow/<team>/<team>__<pipeline>.py. Images are referenced by the "
+                    "digest `build` pushed for the pipeline's current inputs.")
+    render.add_argument("paths", nargs="*", metavar="PATH",
+                        help="pipeline.yaml files or folders to search (default: the repo; "
+                             "then files of pipelines that no longer exist are removed)")
+    render.add_argument("--output", "-o", metavar="DIR",
+                        help=f"output folder (default: {'.pipelinectl/render'} at the "
+                             "repository root)")
+    render.add_argument("--image-placeholder", action="store_true",
+                        help="reference images by a zero digest (sha256:000...) instead of "
+                             "asking the registry: for a look at the output before a build; "
+                             "such files cannot run")
+    render.add_argument("--repo-id", metavar="PROJECT",
+                        help="CI project path checked against the team's repos; default "
+                             "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
+    _platform_option(render)
     return parser
 
 

@@ -104,6 +104,18 @@ def _run_local(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
     return outcomes
 
 
+def lookup(plans: list[images.ImagePlan], environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The registry digest of each plan's content tag (None: not built), by pipeline file."""
+    clients = _registry_clients(plans, environ)
+
+    def one(plan: images.ImagePlan) -> str | None:
+        repo = split_repository(plan.repository)[1]
+        return clients[_host(plan)].manifest_digest(repo, plan.content_tag)
+
+    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+        return dict(zip([p.pipeline.file for p in plans], pool.map(one, plans), strict=True))
+
+
 def _host(plan: images.ImagePlan) -> str:
     return split_repository(plan.repository)[0]
 

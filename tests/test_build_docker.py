@@ -537,3 +537,31 @@ def test_no_push_builds_locally_and_never_asks_the_registry(services: None, run,
     assert second.out == f"etl/pipeline.yaml: etl: up to date {match.group(1)}\n"
     assert log.requests(repository(folder)) == []
     assert tags(repository(folder)) == []
+
+
+# -- render: images by the digest the build pushed ------------------------------------------
+
+def test_render_references_the_built_image_by_digest(etl: tuple[Path, str], run,
+                                                     tmp_path: Path) -> None:
+    folder = etl[0]
+    platform = str(folder / "platform.yaml")
+    built = run("build", "--platform", platform, cwd=folder)
+    reference = built_reference(built.out)
+    out = tmp_path / "out"
+    result = run("render", "--platform", platform, "-o", str(out), cwd=folder)
+    assert result.code == 0, result.err
+    manifest = (out / "kubernetes" / "default" / "etl.yaml").read_text()
+    assert f"        image: {reference}\n" in manifest
+    assert f"pipelinectl.io/git-sha: {git(folder, 'rev-parse', 'HEAD')}" in manifest
+
+    # Inputs changed and not built yet: no guessing, nothing written.
+    (folder / "etl" / "etl.py").write_text("print('not built')\n")
+    missing = run("render", "--platform", platform, "-o", str(tmp_path / "none"), cwd=folder)
+    git(folder, "checkout", "-q", "etl/etl.py")
+    assert missing.code == 1
+    assert re.fullmatch(
+        rf"error: no image in the registry for the current inputs of: etl \({HOST}/\S+/etl:"
+        r"content-[0-9a-f]{12}\.\.\.\)\n"
+        r"  hint: run `pipelinectl build` first, or render with --image-placeholder for a look "
+        r"at the output\n", missing.err), missing.err
+    assert not (tmp_path / "none").exists()

@@ -1,0 +1,84 @@
+"""`pipelinectl render`: the CronJob manifests and DAG files of pipelines, written to a folder.
+
+Images are referenced by the digest the build step produced for the pipeline's current
+inputs (looked up in the registry by content tag), or by a marked zero digest with
+--image-placeholder. Everything is rendered in memory first: a pipeline that cannot be rendered
+stops the command before any file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipelinectl import imagebuild, images, platform, policy
+from pipelinectl.adapters import git as git_adapter
+from pipelinectl.discover import display_name, find_pipelines, repo_root
+from pipelinectl.errors import EXIT_OK, UserError
+from pipelinectl.render import outputs
+from pipelinectl.validation import default_jobs, load_pipelines
+
+DEFAULT_OUTPUT = ".pipelinectl/render"
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+    config = platform.load(platform.resolve(args.platform, environ))
+    files = find_pipelines(args.paths, cwd)
+    repo_id = policy.repo_id_from(dict(environ), args.repo_id)
+    pipelines = load_pipelines(files, config, repo_id, cwd, default_jobs())
+    root = repo_root(cwd)
+    git = git_adapter.read(root, environ)
+    plans = [images.plan(p, (cwd / p.file).resolve().parent, config) for p in pipelines]
+    if args.image_placeholder:
+        digests = {plan.pipeline.file: outputs.PLACEHOLDER_DIGEST for plan in plans}
+        sys.stderr.write(f"warning: images referenced by the placeholder digest "
+                         f"{outputs.PLACEHOLDER_DIGEST[:15]}...: these files cannot run "
+                         "until rendered again after `pipelinectl build`\n")
+    else:
+        digests = _resolved(plans, environ)
+    rendered = [outputs.render_pipeline(plan.pipeline, config,
+                                        plan.reference(digests[plan.pipeline.file]),
+                                        git.commit if git else outputs.NO_COMMIT)
+                for plan in plans]
+    out = Path(args.output) if args.output else root / DEFAULT_OUTPUT
+    out = out if out.is_absolute() else cwd / out
+    written = _write(out, rendered, prune=not args.paths)
+    for path in sorted(written):
+        sys.stdout.write(f"{display_name(path, cwd)}\n")
+    return EXIT_OK
+
+
+def _resolved(plans: list[images.ImagePlan], environ: Mapping[str, str]) -> dict[str, str]:
+    found = imagebuild.lookup(plans, environ)
+    missing = [plan for plan in plans if found.get(plan.pipeline.file) is None]
+    if missing:
+        names = ", ".join(f"{plan.name} ({plan.repository}:{plan.content_tag[:20]}...)"
+                          for plan in missing)
+        raise UserError(f"no image in the registry for the current inputs of: {names}",
+                        hint="run `pipelinectl build` first, or render with "
+                             "--image-placeholder for a look at the output")
+    return {file: digest for file, digest in found.items() if digest}
+
+
+def _write(out: Path, rendered: list[outputs.Rendered], prune: bool) -> list[Path]:
+    """Each file replaced atomically; with `prune`, files of pipelines gone are removed."""
+    written = []
+    for item in rendered:
+        target = out / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
+                                         prefix=".render-", delete=False) as handle:
+            handle.write(item.content)
+        os.replace(handle.name, target)
+        written.append(target)
+    if prune:
+        keep = set(written)
+        for folder in (outputs.KUBERNETES_DIR, outputs.AIRFLOW_DIR):
+            for stale in sorted((out / folder).glob("*/*")):
+                if stale.is_file() and stale.suffix in (".yaml", ".py") and stale not in keep:
+                    stale.unlink()
+    return written

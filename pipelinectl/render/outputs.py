@@ -1,0 +1,55 @@
+"""What `render` writes (and `deploy` will apply), per pipeline, in a stable layout (pure).
+
+    kubernetes/<namespace>/<pipeline>.yaml   the CronJob of a cronjob-engine pipeline
+    airflow/<team>/<team>__<pipeline>.py     the DAG file of an airflow-engine pipeline
+
+Paths are built from names the schema holds to DNS labels, so no spec value can climb out of
+the output folder; `relative_path` checks it anyway.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from pipelinectl.platform import Platform
+from pipelinectl.render import airflow, cronjob
+from pipelinectl.render.yamlout import dump_all
+from pipelinectl.spec import Pipeline
+
+KUBERNETES_DIR = "kubernetes"
+AIRFLOW_DIR = "airflow"
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64  # `render --image-placeholder`: never deployable
+NO_COMMIT = "0" * 40  # outside git: the git-sha annotation of rendered objects
+_SAFE_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.yaml|\.py)?$")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: str  # relative to the output folder, with /
+    content: str
+
+
+def render_pipeline(pipeline: Pipeline, platform: Platform, image: str,
+                    git_sha: str) -> Rendered:
+    """The one output file of `pipeline`, whose image is `image` (by @sha256: digest)."""
+    team = platform.teams[pipeline.metadata.team]
+    target = cronjob.Target(team.namespace, team.service_account, image, git_sha)
+    name, team_name = pipeline.metadata.name, pipeline.metadata.team
+    if pipeline.resolved_engine == "cronjob":
+        return Rendered(relative_path(KUBERNETES_DIR, team.namespace, f"{name}.yaml"),
+                        dump_all([cronjob.render(pipeline, target)]))
+    where = airflow.AirflowTarget(target, runner=platform.airflow.task_runner,
+                                  kubernetes_conn_id=platform.airflow.kubernetes_conn_id)
+    return Rendered(relative_path(AIRFLOW_DIR, team_name, f"{airflow.dag_id(pipeline)}.py"),
+                    airflow.render(pipeline, where))
+
+
+def relative_path(*parts: str) -> str:
+    for part in parts:
+        if not _SAFE_PART.fullmatch(part):
+            raise ValueError(f"unsafe path element {part!r}")
+    path = posixpath.join(*parts)
+    assert posixpath.normpath(path) == path
+    return path
