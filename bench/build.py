@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark `pipelinectl build` against a real dockerd and registry (a report, never a gate).
 
-    python bench/build.py [--rounds 5] [--pipelines 50] [--registry 127.0.0.1:5000]
+    python bench/build.py [--rounds 5] [--pipelines 50] [--payload-mb 20]
+                          [--registry 127.0.0.1:5000]
 
 Needs what tests/services.sh starts: dockerd, the registry and the base image
 pipelinectl-test/debian:bookworm. Two measurements:
@@ -11,7 +12,8 @@ pipelinectl-test/debian:bookworm. Two measurements:
    - floor: a hand-written optimal Dockerfile for the same image (same base, Debian package,
             venv and pip layers before the code), `docker build` + `docker push`, warm cache
    - floor, build only: the same `docker build` without the push
-   and prints ours/floor (goal <= 1.2x) and ours --no-push / floor build only.
+   and prints ours/floor (goal <= 1.2x) and ours --no-push / floor build only; once with a
+   one-script code layer, once with --payload-mb of reference data beside the script.
 2. The no-op decision for a monorepo of --pipelines Python pipelines whose images are all in
    the registry: `pipelinectl build` wall time (goal < 2 s) and the number of builds (goal 0).
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,30 +101,36 @@ def timed(*command: str, cwd: pathlib.Path, env: dict[str, str] | None = None
     return time.perf_counter() - started, output
 
 
-def pipeline(folder: pathlib.Path, name: str) -> None:
+def pipeline(folder: pathlib.Path, name: str, payload_mb: int = 0) -> None:
     folder.mkdir(parents=True)
     (folder / "pipeline.yaml").write_text(SPEC.format(name=name))
     (folder / "requirements.txt").write_text("six==1.16.0\n")
     (folder / "etl.py").write_text(f"import six\nprint({name!r}, six.__version__)\n")
+    if payload_mb:  # reference data shipped with the code (same bytes every run)
+        (folder / "reference.bin").write_bytes(random.Random(0).randbytes(payload_mb << 20))
 
 
 def line(label: str, times: list[float]) -> str:
     return f"  {label:<34} min {min(times):6.2f} s   median {statistics.median(times):6.2f} s"
 
 
-def rebuild(root: pathlib.Path, registry: str, rounds: int) -> None:
-    repo = root / "rebuild"
-    pipeline(repo / "etl", "etl")
-    (repo / "platform.yaml").write_text(PLATFORM.format(registry=f"{registry}/ours"))
-    floor = root / "floor"
+def rebuild(root: pathlib.Path, registry: str, rounds: int, payload_mb: int) -> None:
+    repo = root / f"rebuild-{payload_mb}"
+    pipeline(repo / "etl", "etl", payload_mb)
+    (repo / "platform.yaml").write_text(PLATFORM.format(registry=f"{registry}/ours{payload_mb}"))
+    floor = root / f"floor-{payload_mb}"
     floor.mkdir()
-    (floor / "Dockerfile").write_text(FLOOR_DOCKERFILE)
+    dockerfile = FLOOR_DOCKERFILE
+    if payload_mb:
+        shutil.copy(repo / "etl" / "reference.bin", floor / "reference.bin")
+        dockerfile = dockerfile.replace("COPY etl.py /app/", "COPY etl.py reference.bin /app/")
+    (floor / "Dockerfile").write_text(dockerfile)
     (floor / "requirements.txt").write_text("six==1.16.0\n")
     sh("git", "init", "-q", str(repo))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "start")
     env = {**ENV, "PIPELINECTL_PLATFORM": str(repo / "platform.yaml")}
-    floor_image = f"{registry}/floor/etl"
+    floor_image = f"{registry}/floor{payload_mb}/etl"
     ours, ours_local, floor_full, floor_build = [], [], [], []
     for index in range(rounds + 1):  # round 0 warms both caches, untimed
         script = f"import six\nprint('round {index}', six.__version__)\n"
@@ -141,7 +151,9 @@ def rebuild(root: pathlib.Path, registry: str, rounds: int) -> None:
             ours_local.append(elapsed_local)
             floor_build.append(build)
             floor_full.append(build + push)
-    print(f"rebuild after a script-only change ({rounds} rounds, warm cache)")
+    code = f"script + {payload_mb} MiB of reference data" if payload_mb else "one script"
+    print(f"rebuild after a script-only change, code layer: {code} ({rounds} rounds, warm "
+          "cache)")
     print(line("ours: pipelinectl build", ours))
     print(line("floor: docker build + docker push", floor_full))
     print(line("ours: pipelinectl build --no-push", ours_local))
@@ -185,11 +197,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pipelines", type=int, default=50)
     parser.add_argument("--registry", default="127.0.0.1:5000")
+    parser.add_argument("--payload-mb", type=int, default=20,
+                        help="also measure a code layer with this much reference data "
+                             "(0: skip)")
     args = parser.parse_args()
     registry = f"{args.registry}/bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="pipelinectl-bench-") as scratch:
         root = pathlib.Path(scratch)
-        rebuild(root, registry, args.rounds)
+        rebuild(root, registry, args.rounds, 0)
+        if args.payload_mb:
+            rebuild(root, registry, args.rounds, args.payload_mb)
         no_op(root, registry, args.pipelines, args.rounds)
 
 

@@ -11,20 +11,18 @@ built. Language images get a context of our own layout:
 
 A custom `image.dockerfile` gets its `image.context` folder after .dockerignore, as docker
 would send it. Modes are reduced to executable or not (as git stores them) and times are not
-read, so two clones of the same commit give the same context.
+read, so two clones of the same commit give the same context (adapters/contextdir.py writes it
+out for the builder).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import stat
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from pipelinectl import dockerignore
 from pipelinectl.errors import Location, UserError
@@ -41,8 +39,8 @@ ALWAYS_EXCLUDED = (".git",)
 CODE_EXCLUDED = ("pipeline.yaml", ".pipelinectl", "**/__pycache__", "**/*.pyc", ".venv",
                  "renv/library", "renv/staging", ".Rproj.user", ".Rhistory")
 PYTHON_REQUIREMENTS = "requirements.txt"
-# Every member of the context carries this time (2000-01-01): zip and some build tools refuse
-# dates before 1980, and a fixed time keeps rebuilt code layers identical.
+# Context files get times from 2000-01-01 on (adapters/contextdir.py): zip and some build tools
+# refuse dates before 1980, and times derived from content keep rebuilt layers identical.
 CONTEXT_MTIME = 946684800
 _CHUNK = 1 << 20
 
@@ -220,28 +218,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_context(build: BuildInputs, out: BinaryIO) -> None:
-    """The context as a tar stream: sorted, fixed owner and time, files checked against the
-    hashes the digest was computed from (a file edited meanwhile stops the build)."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT,
-                      encoding="utf-8", errors="surrogateescape") as tar:
-        for entry in build.entries:
-            info = tarfile.TarInfo(entry.name)
-            info.mtime, info.mode, info.uid, info.gid = CONTEXT_MTIME, entry.mode, 0, 0
-            if entry.kind == "dir":
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            elif entry.kind == "symlink":
-                info.type = tarfile.SYMTYPE
-                info.linkname = entry.data.decode("utf-8", "surrogateescape")
-                tar.addfile(info)
-            else:
-                data = entry.data if entry.source is None else _read_checked(entry)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-
-
-def _read_checked(entry: Entry) -> bytes:
+def read_checked(entry: Entry) -> bytes:
+    """A context file's bytes, checked against the hash the digest was computed from: a file
+    edited since stops the build."""
     assert entry.source is not None
     data = entry.source.read_bytes()
     if hashlib.sha256(data).hexdigest() != entry.sha256:

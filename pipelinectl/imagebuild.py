@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from pipelinectl import digest, images
-from pipelinectl.adapters import buildkit, credentials
+from pipelinectl.adapters import buildkit, contextdir, credentials
 from pipelinectl.adapters.git import GitState
 from pipelinectl.adapters.registry import RegistryClient, split_repository
 from pipelinectl.platform import Platform
@@ -87,13 +87,10 @@ def _run_pushing(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
 
 def _run_local(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
     """--no-push: the local daemon's images decide; the registry is never contacted."""
-    from pipelinectl.adapters import docker as docker_adapter
-
     cli = buildkit.find_cli(settings.environ)
-    client = docker_adapter.connect(settings.environ)
     for outcome in outcomes:
-        outcome.local_id = docker_adapter.local_image(
-            client, f"{outcome.plan.repository}:{outcome.plan.content_tag}")
+        outcome.local_id = buildkit.local_image(
+            cli, f"{outcome.plan.repository}:{outcome.plan.content_tag}", settings.environ)
         if outcome.local_id:
             outcome.action = UP_TO_DATE
     ca_bundle = settings.platform.ca_bundle_path()
@@ -172,7 +169,8 @@ def _build(outcome: Outcome, cli: str, ca_bundle: str | None, settings: Settings
         settings.repo_root)) if plan.pipeline.image.dockerfile else plan.build.dockerfile
     outcome.local_id = buildkit.build(
         cli, plan.build, tags, images.labels(plan, settings.git, outcome.clean), ca_bundle,
-        settings.environ, shown, settings.report)
+        settings.environ, shown, contextdir.root(settings.environ, plan.repository),
+        settings.report)
 
 
 def _tags(outcome: Outcome, settings: Settings) -> list[str]:

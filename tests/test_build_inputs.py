@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import subprocess
-import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pipelinectl import buildinputs, digest, images, platform, validation
+from pipelinectl.adapters import contextdir
 from pipelinectl.errors import UserError
 from tests.conftest import write
 
@@ -83,10 +83,20 @@ def code_names(plan: images.ImagePlan) -> list[str]:
     return [e.name for e in plan.build.entries if e.name.startswith("code/")]
 
 
-def context_bytes(plan: images.ImagePlan) -> bytes:
-    out = io.BytesIO()
-    buildinputs.write_context(plan.build, out)
-    return out.getvalue()
+def context_bytes(plan: images.ImagePlan, folder: Path | None = None
+                  ) -> dict[str, tuple[str, int, int, bytes]]:
+    """The context as the builder gets it (contextdir.sync): name -> kind, mode, time, data."""
+    target = folder or Path(tempfile.mkdtemp()) / "context"
+    contextdir.sync(plan.build, target)
+    snapshot = {}
+    for path in sorted(target.rglob("*")):
+        info = os.lstat(path)
+        kind = "symlink" if path.is_symlink() else "dir" if path.is_dir() else "file"
+        data = (os.readlink(path).encode() if kind == "symlink" else
+                path.read_bytes() if kind == "file" else b"")
+        snapshot[path.relative_to(target).as_posix()] = (kind, info.st_mode & 0o777,
+                                                         info.st_mtime_ns, data)
+    return snapshot
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -355,30 +365,48 @@ def test_git_file_of_a_worktree_is_not_code(tmp_path: Path) -> None:
     assert after.content_digest == before.content_digest
 
 
-# --- the context tar -------------------------------------------------------------------------
+# --- the context folder the builder reads ---------------------------------------------------
 
-def test_context_is_byte_identical_and_normalised(git_repo: Path, tmp_path: Path) -> None:
+def test_context_is_identical_and_normalised(git_repo: Path, tmp_path: Path) -> None:
     source = committed_repo(git_repo)
     first = plan_of(clone(source, tmp_path / "clone-a"))
     second = plan_of(clone(source, tmp_path / "clone-b"))
     data = context_bytes(first)
     assert context_bytes(first) == data
     assert context_bytes(second) == data
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        members = tar.getmembers()
-        names = [m.name for m in members]
-        assert names == sorted(names)
-        assert names == [e.name for e in first.build.entries]
-        assert {m.mtime for m in members} == {buildinputs.CONTEXT_MTIME}
-        assert {(m.uid, m.gid) for m in members} == {(0, 0)}
-        main = tar.getmember("code/main.py")
-        assert main.mode == 0o755
-        reader = tar.extractfile(main)
-        assert reader is not None and reader.read() == b"print('main')\n"
-        assert tar.getmember("code").isdir()
-        packages = tar.extractfile(".pipelinectl/system-packages.txt")
-        assert packages is not None and packages.read() == b"curl\n"
+    assert sorted(set(data) - {".pipelinectl"}) == [e.name for e in first.build.entries]
+    main = data["code/main.py"]
+    assert main[:2] == ("file", 0o755) and main[3] == b"print('main')\n"
+    entry = next(e for e in first.build.entries if e.name == "code/main.py")
+    assert main[2] == contextdir.mtime_ns(entry) >= buildinputs.CONTEXT_MTIME * 10**9
+    assert data["code"][:3] == ("dir", 0o755, buildinputs.CONTEXT_MTIME * 10**9)
+    assert data[".pipelinectl/system-packages.txt"][3] == b"curl\n"
     assert buildinputs.CONTEXT_MTIME == 946684800
+
+
+def test_sync_rewrites_only_what_changed(tmp_path: Path) -> None:
+    spec = make_pipeline(tmp_path / "demo")
+    write(tmp_path / "demo" / "old.py", "print('old')\n")
+    folder = tmp_path / "ctx" / "context"
+    before = context_bytes(plan_of(spec), folder)
+    inode = os.stat(folder / "code" / "requirements.txt").st_ino
+    (tmp_path / "demo" / "old.py").unlink()
+    write(tmp_path / "demo" / "main.py", "print('MAIN')\n")  # same size: the time must differ
+    write(folder / "code" / ".stray.pipelinectl-tmp", "left by a crash\n")
+    after = context_bytes(plan_of(spec), folder)
+    assert os.stat(folder / "code" / "requirements.txt").st_ino == inode  # not rewritten
+    assert "code/old.py" not in after and "code/.stray.pipelinectl-tmp" not in after
+    assert after["code/main.py"][3] == b"print('MAIN')\n"
+    assert after["code/main.py"][2] != before["code/main.py"][2]
+    assert after["code/requirements.txt"] == before["code/requirements.txt"]
+
+
+def test_sync_repairs_a_file_changed_behind_its_back(tmp_path: Path) -> None:
+    spec = make_pipeline(tmp_path / "demo")
+    folder = tmp_path / "ctx" / "context"
+    before = context_bytes(plan_of(spec), folder)
+    (folder / "code" / "main.py").write_text("tampered\n")
+    assert context_bytes(plan_of(spec), folder) == before
 
 
 def test_file_edited_between_collect_and_write_stops_the_build(
@@ -388,7 +416,7 @@ def test_file_edited_between_collect_and_write_stops_the_build(
     write(tmp_path / "demo" / "main.py", "print('edited')\n")
     monkeypatch.chdir(tmp_path / "demo")
     with pytest.raises(UserError) as caught:
-        buildinputs.write_context(plan.build, io.BytesIO())
+        contextdir.sync(plan.build, tmp_path / "ctx")
     assert caught.value.message == "main.py changed while the image was being built"
 
 
@@ -488,9 +516,7 @@ def test_symlink_outside_the_repo_is_kept_as_a_link(tmp_path: Path) -> None:
     assert entry.data == b"/etc/passwd"
     assert entry.source is None
     assert entry.sha256 == hashlib.sha256(b"link:/etc/passwd").hexdigest()
-    with tarfile.open(fileobj=io.BytesIO(context_bytes(plan))) as tar:
-        member = tar.getmember("code/passwd")
-        assert member.issym() and member.linkname == "/etc/passwd" and member.size == 0
+    assert context_bytes(plan)["code/passwd"][::3] == ("symlink", b"/etc/passwd")
 
 
 def test_symlink_target_is_never_read(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ BuildKit, because the platform's CA bundle must reach the dependency installs wi
 in a layer: only BuildKit's secret mounts (`RUN --mount=type=secret`) do that, and the docker
 SDK speaks only the classic builder. The CLI is `$PIPELINECTL_DOCKER`, else the first `docker`
 on PATH that can use BuildKit (a buildx plugin, or a client older than 23 with BuildKit built
-in). The context is our own tar stream on stdin, so the builder sees exactly the files the
-content digest was computed from.
+in). The context is a folder pipelinectl writes from the entries the content digest was
+computed from (adapters/contextdir.py), so the builder sees exactly those files.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelinectl.buildinputs import BuildInputs, write_context
+from pipelinectl.adapters import contextdir
+from pipelinectl.buildinputs import BuildInputs
 from pipelinectl.errors import Location, UserError
 
 ENV_CLI = "PIPELINECTL_DOCKER"
@@ -187,14 +187,18 @@ def _write_cache(path: Path, known: dict[str, str | None]) -> None:
 
 def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, str],
           ca_bundle: str | None, environ: Mapping[str, str], dockerfile_shown: str,
-          report: Callable[[str], None]) -> str:
-    """Build `inputs` with BuildKit, tagged `tags`; returns the local image id."""
-    with tempfile.TemporaryDirectory(prefix="pipelinectl-build-") as scratch:
-        context = Path(scratch, "context.tar")
-        with open(context, "wb") as out:
-            write_context(inputs, out)
-        iidfile = Path(scratch, "image-id")
-        command = [cli, "build", "--progress=plain", "-f", inputs.dockerfile,
+          context_root: Path, report: Callable[[str], None]) -> str:
+    """Build `inputs` with BuildKit, tagged `tags`; returns the local image id.
+
+    The context is written to `context_root`/context (kept between builds, so BuildKit sends
+    only what changed) while holding the folder's lock.
+    """
+    with contextdir.locked(context_root) as folder:
+        context = folder / "context"
+        contextdir.sync(inputs, context)
+        iidfile = folder / "image-id"
+        iidfile.unlink(missing_ok=True)
+        command = [cli, "build", "--progress=plain", "-f", str(context / inputs.dockerfile),
                    "--iidfile", str(iidfile)]
         for name, value in inputs.build_args:
             command += ["--build-arg", f"{name}={value}"]
@@ -204,18 +208,31 @@ def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, s
             command += ["--tag", tag]
         if ca_bundle is not None:
             command += ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"]
-        command.append("-")
+        command.append(str(context))
         log = BuildLog(report)
         env = {**environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
-        with open(context, "rb") as stdin, subprocess.Popen(
-                command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                env=env, text=True, errors="replace") as process:
+        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=env, text=True,
+                              errors="replace") as process:
             assert process.stdout is not None
             for line in process.stdout:
                 log.feed(line)
         if process.returncode != 0 or not iidfile.is_file():
             raise _failure(log, dockerfile_shown, environ.get("DOCKER_HOST") or DEFAULT_HOST)
         return iidfile.read_text().strip()
+
+
+def local_image(cli: str, reference: str, environ: Mapping[str, str]) -> str | None:
+    """The id of a local image, or None (through the CLI: no SDK to load for a yes/no)."""
+    done = subprocess.run([cli, "image", "inspect", "--format", "{{.Id}}", reference],
+                          capture_output=True, text=True, env=dict(environ), check=False)
+    if done.returncode == 0:
+        return done.stdout.strip()
+    if "cannot connect to the docker daemon" in done.stderr.lower():
+        host = environ.get("DOCKER_HOST") or DEFAULT_HOST
+        raise DaemonError(f"cannot reach the Docker daemon at {host}",
+                          hint="start dockerd (or Docker Desktop), or point DOCKER_HOST at it")
+    return None
 
 
 def _failure(log: BuildLog, dockerfile: str, host: str) -> UserError:

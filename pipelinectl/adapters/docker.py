@@ -1,4 +1,4 @@
-"""The Docker daemon through the docker SDK: is it there, push an image, find a local image."""
+"""The Docker daemon through the docker SDK: is it there, push an image with credentials."""
 
 from __future__ import annotations
 
@@ -58,17 +58,6 @@ def push(client: docker.DockerClient, repository: str, tag: str,
     report(f"    pushed {repository}:{tag}: {len(uploaded)} layers sent, {len(present)} "
            "already in the registry")
     return Pushed(digest, len(uploaded), len(present))
-
-
-def local_image(client: docker.DockerClient, reference: str) -> str | None:
-    """The id of a local image, or None."""
-    try:
-        image = client.images.get(reference)
-    except docker.errors.ImageNotFound:
-        return None
-    except (docker.errors.APIError, requests.RequestException) as exc:
-        raise DaemonError(f"cannot inspect {reference}: {_reason(exc)}") from None
-    return str(image.id)
 
 
 def _push_error(repository: str, tag: str, event: dict[str, object],
