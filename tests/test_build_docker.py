@@ -565,3 +565,20 @@ def test_render_references_the_built_image_by_digest(etl: tuple[Path, str], run,
         r"  hint: run `pipelinectl build` first, or render with --image-placeholder for a look "
         r"at the output\n", missing.err), missing.err
     assert not (tmp_path / "none").exists()
+
+
+def test_requirement_hashes_are_checked(services: None, run, tmp_path: Path) -> None:
+    folder = python_repo(tmp_path)
+    wheel = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"  # six 1.16.0
+    write(folder / "etl" / "requirements.txt", f"six==1.16.0 --hash=sha256:{wheel}\n")
+    git(folder, "commit", "-qam", "hashes")
+    platform = str(folder / "platform.yaml")
+    good = run("build", "--platform", platform, cwd=folder)
+    assert good.code == 0, good.err
+    assert docker_run(built_reference(good.out), "python", "etl.py") == "six 1.16.0\n"
+    write(folder / "etl" / "requirements.txt", f"six==1.16.0 --hash=sha256:{'0' * 64}\n")
+    git(folder, "commit", "-qam", "wrong hash")
+    bad = run("build", "--platform", platform, cwd=folder)
+    assert bad.code == 1
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE" in bad.err, \
+        bad.err
