@@ -14,7 +14,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,7 +42,6 @@ _BASE_MISSING = re.compile(r"failed to (?:resolve source metadata for|load metad
                            r"|pull access denied|manifest unknown|repository does not exist")
 _VERSION = re.compile(r"version (\d+)\.(\d+)")
 LOG_TAIL = 15
-_DIAL = re.compile(r"dial [^:]+: connect: (.+)$", re.MULTILINE)
 
 
 class BuildError(UserError):
@@ -222,6 +223,22 @@ def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, s
         return iidfile.read_text().strip()
 
 
+def _connect_problem(host: str) -> str | None:
+    """Why a connection to the daemon fails, asked of the socket itself (the CLI's wording
+    varies between its code paths)."""
+    parsed = urllib.parse.urlsplit(host)
+    try:
+        if parsed.scheme == "unix":
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(5)
+                probe.connect(parsed.path)
+        elif parsed.hostname:
+            socket.create_connection((parsed.hostname, parsed.port or 2375), timeout=5).close()
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return None
+
+
 def local_image(cli: str, reference: str, environ: Mapping[str, str]) -> str | None:
     """The id of a local image, or None (through the CLI: no SDK to load for a yes/no)."""
     done = subprocess.run([cli, "image", "inspect", "--format", "{{.Id}}", reference],
@@ -230,7 +247,9 @@ def local_image(cli: str, reference: str, environ: Mapping[str, str]) -> str | N
         return done.stdout.strip()
     if "cannot connect to the docker daemon" in done.stderr.lower():
         host = environ.get("DOCKER_HOST") or DEFAULT_HOST
-        raise DaemonError(f"cannot reach the Docker daemon at {host}",
+        reason = _connect_problem(host)
+        raise DaemonError(f"cannot reach the Docker daemon at {host}"
+                          + (f": {reason}" if reason else ""),
                           hint="start dockerd (or Docker Desktop), or point DOCKER_HOST at it")
     return None
 
@@ -239,9 +258,9 @@ def _failure(log: BuildLog, dockerfile: str, host: str) -> UserError:
     text = "\n".join([*(log.failed.logs if log.failed else []), *log.other,
                       log.failed.error if log.failed and log.failed.error else ""])
     if "cannot connect to the docker daemon" in text.lower():
-        reason = _DIAL.search(text)
+        reason = _connect_problem(host)
         return DaemonError(f"cannot reach the Docker daemon at {host}"
-                           + (f": {reason.group(1).strip()}" if reason else ""),
+                           + (f": {reason}" if reason else ""),
                            hint="start dockerd (or Docker Desktop), or point DOCKER_HOST at it")
     parse = _PARSE_ERROR.search(text)
     if parse:
