@@ -53,6 +53,7 @@ class Deploy:
 class State:
     pipeline: str
     team: str
+    source: str  # the repository that deployed it: a monorepo prunes only its own pipelines
     current: Deploy
     history: tuple[Deploy, ...] = field(default=())  # newest first, current included
 
@@ -65,10 +66,11 @@ def object_name(pipeline: str) -> str:
     return NAME_PREFIX + pipeline
 
 
-def recorded(previous: State | None, pipeline: str, team: str, deploy: Deploy) -> State:
+def recorded(previous: State | None, pipeline: str, team: str, source: str,
+             deploy: Deploy) -> State:
     """The state after `deploy`: it becomes current and heads the history."""
     history = (deploy,) + (previous.history if previous else ())
-    return State(pipeline, team, deploy, history[:HISTORY_LIMIT])
+    return State(pipeline, team, source, deploy, history[:HISTORY_LIMIT])
 
 
 def to_prune(previous: State | None, inventory: Iterable[Item]) -> list[Item]:
@@ -81,7 +83,7 @@ def to_prune(previous: State | None, inventory: Iterable[Item]) -> list[Item]:
 
 def to_configmap(state: State, namespace: str) -> dict[str, Any]:
     document = {"format": FORMAT, "pipeline": state.pipeline, "team": state.team,
-                "current": _deploy_dict(state.current),
+                "source": state.source, "current": _deploy_dict(state.current),
                 "history": [_deploy_dict(d) for d in state.history]}
     return {
         "apiVersion": "v1",
@@ -104,7 +106,7 @@ def from_configmap(obj: Mapping[str, Any]) -> State:
             raise StateError(f"state object {name} has format {document.get('format')!r}, "
                              f"this pipelinectl reads format {FORMAT}")
         return State(str(document["pipeline"]), str(document["team"]),
-                     _deploy(document["current"]),
+                     str(document["source"]), _deploy(document["current"]),
                      tuple(_deploy(d) for d in document["history"]))
     except StateError:
         raise

@@ -19,7 +19,8 @@ def deploy(revision: str, *inventory: Item, forced: bool = False) -> Deploy:
 
 
 def test_round_trip_through_the_configmap() -> None:
-    recorded = state.recorded(None, "etl", "team-a", deploy("a" * 40, A, B, forced=True))
+    recorded = state.recorded(None, "etl", "team-a", "epi/covid",
+                              deploy("a" * 40, A, B, forced=True))
     configmap = state.to_configmap(recorded, "team-a")
     assert configmap["metadata"] == {
         "name": "pipelinectl-state-etl", "namespace": "team-a",
@@ -34,7 +35,7 @@ def test_round_trip_through_the_configmap() -> None:
 def test_history_is_newest_first_and_bounded() -> None:
     current: State | None = None
     for number in range(25):
-        current = state.recorded(current, "etl", "team-a", deploy(f"{number:040d}", A))
+        current = state.recorded(current, "etl", "team-a", "epi/covid", deploy(f"{number:040d}", A))
     assert current is not None
     assert len(current.history) == state.HISTORY_LIMIT == 20
     assert current.history[0] == current.current
@@ -43,7 +44,7 @@ def test_history_is_newest_first_and_bounded() -> None:
 
 
 def test_prune_is_what_the_new_render_no_longer_has() -> None:
-    before = state.recorded(None, "etl", "team-a", deploy("a" * 40, A, B))
+    before = state.recorded(None, "etl", "team-a", "epi/covid", deploy("a" * 40, A, B))
     assert state.to_prune(before, [A]) == [B]
     assert state.to_prune(before, [A, B]) == []
     assert state.to_prune(None, [A]) == []

@@ -107,3 +107,33 @@ def strip_credentials(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool | None:
+    """Whether `older` is `newer` or one of its ancestors; None when `older` is not in this
+    clone at all (a shallow clone may lack it: see `deepen`)."""
+    if _git(root, "cat-file", "-e", f"{older}^{{commit}}", check=False) is None:
+        return None
+    done = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", older, newer],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def is_shallow(root: Path) -> bool:
+    return (_git(root, "rev-parse", "--is-shallow-repository", check=False) or "").strip() \
+        == "true"
+
+
+def deepen(root: Path) -> bool:
+    """Fetch the full history of a shallow clone; False when that is not possible."""
+    return _git(root, "fetch", "--quiet", "--unshallow", check=False) is not None
+
+
+def branch(root: Path, environ: Mapping[str, str]) -> str | None:
+    """The branch being deployed: CI's word for it first (CI checks out a detached HEAD)."""
+    if environ.get("CI_COMMIT_BRANCH"):
+        return environ["CI_COMMIT_BRANCH"]
+    if environ.get("GITHUB_REF_NAME") and environ.get("GITHUB_REF_TYPE", "branch") == "branch":
+        return environ["GITHUB_REF_NAME"]
+    name = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return name.strip() if name and name.strip() else None

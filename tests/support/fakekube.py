@@ -115,7 +115,8 @@ class FakeKube:
     def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         for (group, version, kind_plural), _ in RESOURCES.items():
             if kind_plural == plural:
-                found = self.objects.get((f"{group}/{version}", plural, namespace or "", name))
+                api_version = f"{group}/{version}" if group else version
+                found = self.objects.get((api_version, plural, namespace or "", name))
                 return copy.deepcopy(found) if found else None
         raise KeyError(plural)
 

@@ -1,0 +1,246 @@
+"""The cluster half of deploy (pipelinectl/deploy.py) with real git history and the fake API
+server driven through the real kubernetes client: guard, preflight, apply, prune, record."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelinectl import deploy, platform, state
+from pipelinectl.adapters import git as git_adapter
+from pipelinectl.adapters.kube import Kube, KubeError
+from pipelinectl.deploy import Context, Desired, Refused
+from pipelinectl.discover import find_pipelines
+from pipelinectl.render import cronjob, labels
+from pipelinectl.validation import load_pipelines
+from tests.conftest import valid_pipeline, write
+from tests.support.fakekube import FakeKube
+
+IMAGE = "127.0.0.1:5000/default/{name}@sha256:" + "1" * 64
+SPEC = """\
+apiVersion: pipelinectl/v1
+kind: Pipeline
+metadata: {{name: {name}, team: default}}
+image: {{language: python, version: "3.12", dependencies: requirements.txt}}
+schedule: "{cron}"
+tasks:
+  - name: fetch
+    command: [python, fetch.py]
+    secrets: [{secrets}]
+"""
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeKube]:
+    server = FakeKube()
+    server.start()
+    server.add_namespace("default")
+    server.put(("", "v1", "secrets"), "default", {"metadata": {"name": "db"}})
+    server.kubeconfig(tmp_path / "kubeconfig")
+    yield server
+    server.stop()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.email=a@b.c", "-c", "user.name=a", *args],
+                          cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit(repo: Path, name: str = "etl", cron: str = "0 7 * * *", message: str = "x") -> str:
+    valid_pipeline(repo / name, SPEC.format(name=name, cron=cron, secrets="db"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def desired(repo: Path) -> list[Desired]:
+    local = platform.load(None)
+    head = git(repo, "rev-parse", "HEAD")
+    result = []
+    for pipeline in load_pipelines(find_pipelines([], repo), local, None, repo):
+        image = IMAGE.format(name=pipeline.metadata.name)
+        obj = cronjob.render(pipeline, cronjob.Target("default", "default", image, head))
+        result.append(Desired(pipeline.metadata.name, "default", "default",
+                              labels.spec_digest(pipeline), image, (obj,),
+                              tuple(sorted({s for t in pipeline.tasks for s in t.secrets}))))
+    return result
+
+
+def context(repo: Path, kubeconfig: Path, force: bool = False) -> Context:
+    git_state = git_adapter.read(repo, {})
+    assert git_state is not None
+    kube = Kube(Kube.connect({"KUBECONFIG": str(kubeconfig)})._client, sleep=lambda _: None)
+    return Context(kube, git_state, repo, "production", "epi/covid", "2026-11-23T10:00:00Z",
+                   force)
+
+
+def run(repo: Path, fake: FakeKube, tmp_path: Path, force: bool = False,
+        prune_removed: bool = True) -> list[deploy.Outcome]:
+    return deploy.run(desired(repo), context(repo, tmp_path / "kubeconfig", force),
+                      prune_removed)
+
+
+def live_cronjob(fake: FakeKube, name: str = "etl") -> dict:  # type: ignore[type-arg]
+    found = fake.get("cronjobs", "default", name)
+    assert found is not None
+    return found
+
+
+def without_revision(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: without_revision(v) for k, v in value.items()
+                if k != labels.GIT_SHA_ANNOTATION}
+    if isinstance(value, list):
+        return [without_revision(v) for v in value]
+    return value
+
+
+def recorded(fake: FakeKube, name: str = "etl") -> state.State:
+    found = fake.get("configmaps", "default", state.object_name(name))
+    assert found is not None
+    return state.from_configmap(found)
+
+
+def test_deploy_redeploy_stale_job_and_revert(git_repo: Path, fake: FakeKube,
+                                              tmp_path: Path) -> None:
+    a = commit(git_repo, message="A")
+    [first] = run(git_repo, fake, tmp_path)
+    assert [i.name for i in first.applied] == ["etl"] and first.recorded
+    spec_a = without_revision(live_cronjob(fake)["spec"])
+    assert recorded(fake).current.revision == a
+
+    before = len(fake.writes())
+    [again] = run(git_repo, fake, tmp_path)  # the same commit again: not one write
+    assert again.unchanged and not again.applied and not again.recorded
+    assert len(fake.writes()) == before
+
+    b = commit(git_repo, cron="0 8 * * *", message="B")
+    [second] = run(git_repo, fake, tmp_path)
+    assert second.applied and live_cronjob(fake)["spec"]["schedule"] == "0 8 * * *"
+    assert [d.revision for d in recorded(fake).history] == [b, a]
+
+    git(git_repo, "checkout", "-q", a)  # a stale CI job for A, after B went out
+    before = len(fake.writes())
+    with pytest.raises(Refused) as stale:
+        run(git_repo, fake, tmp_path)
+    assert stale.value.message == (
+        f"etl: commit {a[:12]} does not descend from the deployed commit {b[:12]}: refusing "
+        "to roll default back (a stale CI job?)")
+    assert len(fake.writes()) == before and live_cronjob(fake)["spec"]["schedule"] == "0 8 * * *"
+
+    git(git_repo, "checkout", "-q", "-")
+    git(git_repo, "revert", "--no-edit", "HEAD")
+    reverted = git(git_repo, "rev-parse", "HEAD")
+    run(git_repo, fake, tmp_path)
+    # The objects of A, apart from the revision annotations.
+    assert without_revision(live_cronjob(fake)["spec"]) == spec_a
+    annotations = live_cronjob(fake)["metadata"]["annotations"]
+    assert annotations[labels.GIT_SHA_ANNOTATION] == reverted
+    assert [d.revision for d in recorded(fake).history] == [reverted, b, a]
+
+
+def test_force_deploys_a_stale_commit_and_says_so(git_repo: Path, fake: FakeKube,
+                                                   tmp_path: Path) -> None:
+    a = commit(git_repo, message="A")
+    commit(git_repo, cron="0 8 * * *", message="B")
+    run(git_repo, fake, tmp_path)
+    git(git_repo, "checkout", "-q", a)
+    run(git_repo, fake, tmp_path, force=True)
+    assert live_cronjob(fake)["spec"]["schedule"] == "0 7 * * *"
+    assert recorded(fake).current.forced is True
+
+
+def test_prune_renamed_pipeline_never_touches_foreign_objects(git_repo: Path, fake: FakeKube,
+                                                              tmp_path: Path) -> None:
+    commit(git_repo, "etl")
+    run(git_repo, fake, tmp_path)
+    git(git_repo, "mv", "etl", "etl2")
+    (git_repo / "etl2" / "pipeline.yaml").write_text(
+        SPEC.format(name="etl2", cron="0 7 * * *", secrets="db"))
+    git(git_repo, "commit", "-qam", "rename")
+    outcomes = run(git_repo, fake, tmp_path)
+    assert [(o.pipeline, o.removed, [i.name for i in o.pruned]) for o in outcomes] == [
+        ("etl2", False, []), ("etl", True, ["etl"])]
+    assert fake.get("cronjobs", "default", "etl") is None  # never two schedules running
+    assert fake.get("configmaps", "default", state.object_name("etl")) is None
+    # A same-named object that is not ours: refused before any write, never deleted.
+    fake.put(("batch", "v1", "cronjobs"), "default",
+             {"metadata": {"name": "etl3"}, "spec": {"schedule": "* * * * *"}})
+    git(git_repo, "mv", "etl2", "etl3")
+    (git_repo / "etl3" / "pipeline.yaml").write_text(
+        SPEC.format(name="etl3", cron="0 7 * * *", secrets="db"))
+    git(git_repo, "commit", "-qam", "rename again")
+    before = len(fake.writes())
+    with pytest.raises(Refused) as taken:
+        run(git_repo, fake, tmp_path)
+    assert "  - CronJob default/etl3 exists and is not managed by pipelinectl: it is never " \
+           "overwritten" in taken.value.message
+    assert len(fake.writes()) == before
+    assert fake.get("cronjobs", "default", "etl3")["spec"] == {"schedule": "* * * * *"}  # type: ignore[index]
+
+
+def test_preflight_failures_write_nothing(git_repo: Path, fake: FakeKube,
+                                          tmp_path: Path) -> None:
+    valid_pipeline(git_repo / "etl", SPEC.format(name="etl", cron="0 7 * * *",
+                                                 secrets="db, missing"))
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "x")
+    fake.denied.add(("delete", "cronjobs", "default"))
+    with pytest.raises(Refused) as refused:
+        run(git_repo, fake, tmp_path)
+    assert refused.value.message == (
+        "preflight failed, nothing was changed:\n"
+        "  - the deploy credentials may not delete CronJob objects in namespace default\n"
+        "  - etl: Secret default/missing does not exist")
+    assert fake.writes() == []
+
+
+def test_a_failure_mid_apply_keeps_the_old_record_and_a_rerun_converges(
+        git_repo: Path, fake: FakeKube, tmp_path: Path) -> None:
+    commit(git_repo, "a-first")
+    commit(git_repo, "b-second")
+    run(git_repo, fake, tmp_path)
+    old = recorded(fake, "b-second")
+    for name in ("a-first", "b-second"):
+        (git_repo / name / "pipeline.yaml").write_text(
+            SPEC.format(name=name, cron="0 9 * * *", secrets="db"))
+    git(git_repo, "commit", "-qam", "both at 9")
+    fake.fail("PATCH", r"/cronjobs/b-second$", 500, times=6)
+    with pytest.raises(KubeError):
+        run(git_repo, fake, tmp_path)
+    assert recorded(fake, "b-second") == old  # the previous record is intact
+    assert live_cronjob(fake, "a-first")["spec"]["schedule"] == "0 9 * * *"
+    outcomes = run(git_repo, fake, tmp_path)
+    assert [(o.pipeline, len(o.applied), len(o.unchanged)) for o in outcomes] == [
+        ("a-first", 0, 1), ("b-second", 1, 0)]
+    assert live_cronjob(fake, "b-second")["spec"]["schedule"] == "0 9 * * *"
+
+
+def test_shallow_clone_deepens_or_says_how(git_repo: Path, fake: FakeKube, tmp_path: Path,
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    a = commit(git_repo, message="A")
+    run(git_repo, fake, tmp_path)
+    commit(git_repo, cron="0 8 * * *", message="B")
+    shallow = tmp_path_factory.mktemp("shallow") / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{git_repo}", str(shallow)],
+                   check=True)
+    assert git_adapter.is_ancestor(shallow, a, "HEAD") is None
+    [outcome] = run(shallow, fake, tmp_path)  # deepened from origin, then allowed
+    assert outcome.applied
+    assert git_adapter.is_shallow(shallow) is False
+
+    cut_off = tmp_path_factory.mktemp("cut-off") / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{git_repo}", str(cut_off)],
+                   check=True)
+    git(cut_off, "remote", "remove", "origin")
+    commit(git_repo, cron="0 9 * * *", message="C")  # deployed below from the full repo
+    run(git_repo, fake, tmp_path)
+    write(cut_off / "etl" / "fetch.py", "print('x')\n")
+    git(cut_off, "commit", "-qam", "D")
+    with pytest.raises(Refused) as unknown:
+        run(cut_off, fake, tmp_path)
+    assert unknown.value.hint == deploy.DEPTH_HINT
+    assert "is not in this clone" in unknown.value.message
