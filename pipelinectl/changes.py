@@ -132,7 +132,7 @@ def _cronjob(text: str) -> Summary:
 
 
 def _dag(text: str) -> Summary:
-    literal = _pipeline_literal(text)
+    literal = pipeline_literal(text)
     schedule = literal.get("schedule")
     tasks = {
         task["name"]: TaskSummary(
@@ -146,7 +146,7 @@ def _dag(text: str) -> Summary:
                    bool(literal.get("paused")), str(literal.get("image", "")), tasks)
 
 
-def _pipeline_literal(text: str) -> dict[str, Any]:
+def pipeline_literal(text: str) -> dict[str, Any]:
     for node in ast.parse(text).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and \
                 node.target.id == "PIPELINE" and node.value is not None:

@@ -18,16 +18,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipelinectl import state
 from pipelinectl.adapters import git as git_adapter
+from pipelinectl.adapters.dags import owned_by as dags_owned
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.errors import UserError
 from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL
 from pipelinectl.state import Item, State
 
 STATE_SELECTOR = f"{state.STATE_LABEL}=true"
+DAG_FILE_API, DAG_FILE = "pipelinectl.io/v1", "DAGFile"
+KINDS = ("CronJob", "ConfigMap")
 NEEDED = (("patch", "CronJob"), ("delete", "CronJob"), ("patch", "ConfigMap"),
           ("get", "Secret"))
 DEPTH_HINT = ("fetch the full history: GitLab `variables: {GIT_DEPTH: 0}`, GitHub "
@@ -45,11 +48,14 @@ class Desired:
     namespace: str
     spec_digest: str
     image: str
-    objects: tuple[dict[str, Any], ...]
+    objects: tuple[dict[str, Any], ...]  # Kubernetes objects (CronJob; DAG ConfigMap)
     secrets: tuple[str, ...] = ()
+    dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
 
-    def inventory(self) -> tuple[Item, ...]:
-        return tuple(sorted(_item(o) for o in self.objects))
+    def inventory(self, delivery: str = "") -> tuple[Item, ...]:
+        items = [_item(o) for o in self.objects]
+        items += [Item(DAG_FILE_API, DAG_FILE, delivery, path) for path, _ in self.dag_files]
+        return tuple(sorted(items))
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,16 @@ class Context:
     source: str  # the deploying repository (CI project path or URL)
     now: str  # ISO 8601 time of this deploy
     force: bool = False
+    delivery: Delivery | None = None  # where DAG files go (directory or git)
     report: Callable[[str], None] = lambda _line: None
+
+
+class Delivery(Protocol):
+    location: str
+
+    def read(self, path: str) -> str | None: ...
+
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None: ...
 
 
 @dataclass
@@ -77,33 +92,59 @@ class Outcome:
 
 @dataclass
 class _Live:
-    cronjobs: dict[str, dict[str, Any]]
+    objects: dict[tuple[str, str], dict[str, Any]]  # (kind, name) -> object
     states: dict[str, State]
 
 
-def run(desired: list[Desired], ctx: Context, prune_removed: bool) -> list[Outcome]:
-    namespaces = sorted({d.namespace for d in desired})
-    live = {ns: _read(ctx.kube, ns) for ns in namespaces}
+@dataclass
+class _Batch:
+    """DAG file changes of the whole deploy (one commit for git) and the states to record."""
+
+    writes: dict[str, str] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # state objects to apply
+    forget: list[tuple[str, str]] = field(default_factory=list)  # (namespace, pipeline)
+
+
+def run(desired: list[Desired], ctx: Context, prune_removed: bool,
+        namespaces: tuple[str, ...] = ()) -> list[Outcome]:
+    """Deploy `desired`; `namespaces` adds namespaces to look in for removed pipelines."""
+    found = {o["metadata"]["namespace"] for d in desired for o in d.objects}
+    wanted = sorted({d.namespace for d in desired} | found | set(namespaces))
+    live = {ns: _read(ctx.kube, ns) for ns in wanted}
     for item in desired:
         _guard(item, live[item.namespace].states.get(item.pipeline), ctx)
     _preflight(desired, live, ctx)
-    outcomes = [_deploy_one(item, live[item.namespace], ctx) for item in desired]
+    batch = _Batch()
+    outcomes = [_deploy_one(item, live, ctx, batch) for item in desired]
     if prune_removed:
-        outcomes += _remove_gone(desired, live, ctx)
+        outcomes += _remove_gone(desired, live, ctx, batch)
+    if ctx.delivery is not None and (batch.writes or batch.deletes):
+        ctx.delivery.publish(batch.writes, sorted(batch.deletes),
+                             f"pipelinectl deploy {ctx.git.commit[:12]} ({ctx.environment})")
+    # The state objects last: a failure above leaves the previous records intact.
+    for record in batch.records:
+        ctx.kube.apply(record, live=None)
+    for namespace, name in batch.forget:
+        ctx.kube.delete("ConfigMap", namespace, state.object_name(name))
     return outcomes
 
 
 def _read(kube: Kube, namespace: str) -> _Live:
-    cronjobs = {o["metadata"]["name"]: o for o in kube.list("CronJob", namespace, "")}
+    objects = {(kind, o["metadata"]["name"]): o for kind in KINDS
+               for o in kube.list(kind, namespace, "")}
     states = {}
-    for obj in kube.list("ConfigMap", namespace, STATE_SELECTOR):
+    for (kind, _name), obj in objects.items():
+        labels = obj["metadata"].get("labels") or {}
+        if kind != "ConfigMap" or labels.get(state.STATE_LABEL) != "true":
+            continue
         try:
             record = state.from_configmap(obj)
         except state.StateError as exc:
             raise Refused(str(exc), hint=f"inspect it with kubectl -n {namespace} get "
                                          "configmap -o yaml; delete it to start over") from None
         states[record.pipeline] = record
-    return _Live(cronjobs, states)
+    return _Live(objects, states)
 
 
 def _guard(item: Desired, previous: State | None, ctx: Context) -> None:
@@ -140,11 +181,18 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: Context) 
                                 f"namespace {namespace}")
     for item in desired:
         for obj in item.objects:
-            problems += _name_taken(item, obj, live[item.namespace])
+            problems += _name_taken(item, obj, live[obj["metadata"]["namespace"]])
         for secret in item.secrets:
             if ctx.kube.get("Secret", item.namespace, secret) is None:
                 problems.append(f"{item.pipeline}: Secret {item.namespace}/{secret} does not "
                                 "exist")
+        if ctx.delivery is not None:
+            for path, _text in item.dag_files:
+                current = ctx.delivery.read(path)
+                if current is not None and not dags_owned(current, item.pipeline):
+                    problems.append(f"{item.pipeline}: {path} in {ctx.delivery.location} "
+                                    "exists and is not this pipeline's DAG: it is never "
+                                    "overwritten")
     if problems:
         raise Refused("preflight failed, nothing was changed:\n" +
                       "\n".join(f"  - {p}" for p in problems),
@@ -153,39 +201,47 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: Context) 
 
 
 def _name_taken(item: Desired, obj: Mapping[str, Any], live: _Live) -> list[str]:
-    if obj["kind"] != "CronJob":
-        return []
-    existing = live.cronjobs.get(obj["metadata"]["name"])
+    meta = obj["metadata"]
+    existing = live.objects.get((obj["kind"], meta["name"]))
     if existing is None:
         return []
     labels = existing["metadata"].get("labels") or {}
+    where = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
     if labels.get(MANAGED_BY) != MANAGER:
-        return [f"CronJob {item.namespace}/{obj['metadata']['name']} exists and is not "
-                "managed by pipelinectl: it is never overwritten"]
+        return [f"{where} exists and is not managed by pipelinectl: it is never overwritten"]
     if labels.get(PIPELINE_LABEL) != item.pipeline:
-        return [f"CronJob {item.namespace}/{obj['metadata']['name']} belongs to pipeline "
-                f"{labels.get(PIPELINE_LABEL)!r}"]
+        return [f"{where} belongs to pipeline {labels.get(PIPELINE_LABEL)!r}"]
     return []
 
 
-def _deploy_one(item: Desired, live: _Live, ctx: Context) -> Outcome:
+def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: Context,
+                batch: _Batch) -> Outcome:
     outcome = Outcome(item.pipeline, item.namespace)
     for obj in item.objects:
-        current = live.cronjobs.get(obj["metadata"]["name"]) if obj["kind"] == "CronJob" \
-            else None
+        meta = obj["metadata"]
+        current = live[meta["namespace"]].objects.get((obj["kind"], meta["name"]))
         written = ctx.kube.apply(obj, current)
         (outcome.applied if written else outcome.unchanged).append(_item(obj))
-    previous = live.states.get(item.pipeline)
-    for gone in state.to_prune(previous, item.inventory()):
-        if _delete_owned(ctx.kube, gone, item.pipeline, item.namespace, live):
+    location = ctx.delivery.location if ctx.delivery else ""
+    for path, text in item.dag_files:
+        assert ctx.delivery is not None
+        entry = Item(DAG_FILE_API, DAG_FILE, location, path)
+        if ctx.delivery.read(path) == text:
+            outcome.unchanged.append(entry)
+        else:
+            batch.writes[path] = text
+            outcome.applied.append(entry)
+    previous = live[item.namespace].states.get(item.pipeline)
+    inventory = item.inventory(location)
+    for gone in state.to_prune(previous, inventory):
+        if _delete_owned(ctx, gone, item.pipeline, live, batch):
             outcome.pruned.append(gone)
     deploy = state.Deploy(ctx.git.commit, item.spec_digest, item.image, ctx.environment,
-                          ctx.now, ctx.force, item.inventory())
+                          ctx.now, ctx.force, inventory)
     if previous is None or outcome.applied or outcome.pruned or \
             _meaning(previous.current) != _meaning(deploy):
         record = state.recorded(previous, item.pipeline, item.team, ctx.source, deploy)
-        ctx.kube.apply(state.to_configmap(record, item.namespace),
-                       live=None if previous is None else {})
+        batch.records.append(state.to_configmap(record, item.namespace))
         outcome.recorded = True
     return outcome
 
@@ -195,19 +251,26 @@ def _meaning(deploy: state.Deploy) -> tuple[Any, ...]:
     return deploy.spec_digest, deploy.image, deploy.environment, deploy.inventory
 
 
-def _delete_owned(kube: Kube, item: Item, pipeline: str, namespace: str, live: _Live) -> bool:
-    """Delete only an object in the team's namespace that carries this pipeline's labels."""
-    if item.namespace != namespace or item.kind != "CronJob":
-        return False
-    existing = live.cronjobs.get(item.name)
+def _delete_owned(ctx: Context, item: Item, pipeline: str, live: Mapping[str, _Live],
+                  batch: _Batch) -> bool:
+    """Delete only what carries this pipeline's labels, where this deploy may write."""
+    if item.kind == DAG_FILE:
+        if ctx.delivery is None or item.namespace != ctx.delivery.location or \
+                not dags_owned(ctx.delivery.read(item.name), pipeline):
+            return False
+        batch.deletes.append(item.name)
+        return True
+    found = live.get(item.namespace)
+    existing = found.objects.get((item.kind, item.name)) if found else None
     labels = (existing or {}).get("metadata", {}).get("labels") or {}
-    if labels.get(MANAGED_BY) != MANAGER or labels.get(PIPELINE_LABEL) != pipeline:
+    if item.kind not in KINDS or labels.get(MANAGED_BY) != MANAGER or \
+            labels.get(PIPELINE_LABEL) != pipeline:
         return False
-    return kube.delete(item.kind, item.namespace, item.name)
+    return ctx.kube.delete(item.kind, item.namespace, item.name)
 
 
-def _remove_gone(desired: list[Desired], live: Mapping[str, _Live],
-                 ctx: Context) -> list[Outcome]:
+def _remove_gone(desired: list[Desired], live: Mapping[str, _Live], ctx: Context,
+                 batch: _Batch) -> list[Outcome]:
     """Pipelines this repository deployed whose pipeline.yaml is gone: pruned, state too."""
     present = {(d.namespace, d.pipeline) for d in desired}
     outcomes = []
@@ -217,9 +280,9 @@ def _remove_gone(desired: list[Desired], live: Mapping[str, _Live],
                 continue
             outcome = Outcome(name, namespace, removed=True)
             for gone in record.inventory:
-                if _delete_owned(ctx.kube, gone, name, namespace, found):
+                if _delete_owned(ctx, gone, name, live, batch):
                     outcome.pruned.append(gone)
-            ctx.kube.delete("ConfigMap", namespace, state.object_name(name))
+            batch.forget.append((namespace, name))
             outcomes.append(outcome)
     return outcomes
 

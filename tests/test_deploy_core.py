@@ -244,3 +244,62 @@ def test_shallow_clone_deepens_or_says_how(git_repo: Path, fake: FakeKube, tmp_p
         run(cut_off, fake, tmp_path)
     assert unknown.value.hint == deploy.DEPTH_HINT
     assert "is not in this clone" in unknown.value.message
+
+
+def test_dag_files_are_delivered_pruned_and_never_overwrite_others(
+        git_repo: Path, fake: FakeKube, tmp_path: Path) -> None:
+    from pipelinectl.adapters.dags import DirectoryDelivery
+    from pipelinectl.render import outputs
+
+    local = platform.load(None)
+    delivery = DirectoryDelivery(tmp_path / "dags")
+
+    def airflow_desired() -> list[Desired]:
+        result = []
+        for pipeline in load_pipelines(find_pipelines([], git_repo), local, None, git_repo):
+            image = IMAGE.format(name=pipeline.metadata.name)
+            dag = outputs.render_pipeline(pipeline, local, image, git(git_repo, "rev-parse",
+                                                                      "HEAD"))
+            result.append(Desired(pipeline.metadata.name, "default", "default",
+                                  labels.spec_digest(pipeline), image, (),
+                                  dag_files=((dag.path.removeprefix("airflow/"),
+                                              dag.content),)))
+        return result
+
+    def deploy_now() -> list[deploy.Outcome]:
+        ctx = context(git_repo, tmp_path / "kubeconfig")
+        ctx = Context(ctx.kube, ctx.git, ctx.repo_root, ctx.environment, ctx.source, ctx.now,
+                      delivery=delivery)
+        return deploy.run(airflow_desired(), ctx, prune_removed=True)
+
+    spec = SPEC.replace("tasks:", "engine: airflow\ntasks:")
+    valid_pipeline(git_repo / "etl", spec.format(name="etl", cron="0 7 * * *", secrets="db"))
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "airflow")
+    [first] = deploy_now()
+    assert [i.name for i in first.applied] == ["default/default__etl.py"]
+    assert (tmp_path / "dags" / "default" / "default__etl.py").is_file()
+    writes = len(fake.writes())
+    [again] = deploy_now()
+    assert again.unchanged and not again.applied and len(fake.writes()) == writes
+
+    git(git_repo, "mv", "etl", "etl2")
+    (git_repo / "etl2" / "pipeline.yaml").write_text(
+        spec.format(name="etl2", cron="0 7 * * *", secrets="db"))
+    git(git_repo, "commit", "-qam", "rename")
+    outcomes = deploy_now()
+    assert [(o.pipeline, [i.name for i in o.pruned]) for o in outcomes] == [
+        ("etl2", []), ("etl", ["default/default__etl.py"])]
+    assert sorted(p.name for p in (tmp_path / "dags" / "default").iterdir()) == [
+        "default__etl2.py"]
+
+    (tmp_path / "dags" / "default" / "default__etl3.py").write_text("# someone else's\n")
+    git(git_repo, "mv", "etl2", "etl3")
+    (git_repo / "etl3" / "pipeline.yaml").write_text(
+        spec.format(name="etl3", cron="0 7 * * *", secrets="db"))
+    git(git_repo, "commit", "-qam", "rename again")
+    with pytest.raises(Refused) as taken:
+        deploy_now()
+    assert "etl3: default/default__etl3.py in directory:" in taken.value.message
+    assert (tmp_path / "dags" / "default" / "default__etl3.py").read_text() == \
+        "# someone else's\n"

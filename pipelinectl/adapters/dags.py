@@ -1,0 +1,141 @@
+"""Delivering generated DAG files to where the Airflow scheduler reads them.
+
+- directory: a mounted DAGs folder; each file replaced atomically.
+- git: a branch of a DAGs repository that git-sync follows; all files of one deploy in one
+  commit, pushed with retries when another deploy pushed first (fetch, rebase, push again).
+(The third way, ConfigMaps for a dags-folder sidecar, is plain Kubernetes objects: deploy.py.)
+
+A file is only ever deleted when it is a DAG pipelinectl generated for that same pipeline:
+its PIPELINE literal carries the ownership labels.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipelinectl import changes
+from pipelinectl.adapters.git import strip_credentials
+from pipelinectl.errors import UserError
+from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL
+
+PUSH_ATTEMPTS = 5
+AUTHOR = ["-c", "user.name=pipelinectl", "-c", "user.email=pipelinectl@localhost"]
+
+
+class DeliveryError(UserError):
+    """The DAG files could not be delivered."""
+
+
+def owned_by(text: str | None, pipeline: str) -> bool:
+    if text is None:
+        return False
+    try:
+        literal = changes.pipeline_literal(text)
+    except (ValueError, SyntaxError):
+        return False
+    labels = literal.get("labels") or {}
+    return bool(labels.get(MANAGED_BY) == MANAGER and labels.get(PIPELINE_LABEL) == pipeline)
+
+
+class DirectoryDelivery:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.location = f"directory:{root}"
+
+    def read(self, path: str) -> str | None:
+        try:
+            return (self.root / path).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None:
+        for path, text in sorted(writes.items()):
+            target = self.root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
+                                             prefix=".pipelinectl-", delete=False) as handle:
+                handle.write(text)
+            os.replace(handle.name, target)
+        for path in deletes:
+            (self.root / path).unlink(missing_ok=True)
+
+
+class GitDelivery:
+    def __init__(self, repo: str, branch: str, environ: Mapping[str, str]) -> None:
+        self.repo, self.branch = repo, branch
+        self.location = f"git:{strip_credentials(repo)}#{branch}"
+        self._env = dict(environ)
+        self._checkout: Path | None = None
+
+    def read(self, path: str) -> str | None:
+        try:
+            return (self._work() / path).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None:
+        work = self._work()
+        for _attempt in range(PUSH_ATTEMPTS):
+            for path, text in writes.items():
+                (work / path).parent.mkdir(parents=True, exist_ok=True)
+                (work / path).write_text(text, encoding="utf-8")
+            for path in deletes:
+                (work / path).unlink(missing_ok=True)
+            self._git("add", "-A")
+            if not (self._git("status", "--porcelain") or "").strip():
+                return
+            self._git(*AUTHOR, "commit", "-q", "-m", message)
+            pushed = self._git("push", "-q", "origin", f"HEAD:refs/heads/{self.branch}",
+                               check=False)
+            if pushed is not None:
+                return
+            # Another deploy pushed first: start again from its commit.
+            self._git("fetch", "-q", "origin", self.branch)
+            self._git("reset", "-q", "--hard", f"origin/{self.branch}")
+        raise DeliveryError(f"could not push DAG files to {self.location} after "
+                            f"{PUSH_ATTEMPTS} attempts: others keep pushing first",
+                            hint="run the deploy again")
+
+    def close(self) -> None:
+        if self._checkout is not None:
+            shutil.rmtree(self._checkout.parent, ignore_errors=True)
+
+    def _work(self) -> Path:
+        if self._checkout is None:
+            folder = Path(tempfile.mkdtemp(prefix="pipelinectl-dags-")) / "repo"
+            cloned = self._run(["git", "clone", "-q", "--depth", "1", "--branch", self.branch,
+                                self.repo, str(folder)], check=False)
+            if cloned is None:  # a new branch: start it empty
+                self._run(["git", "clone", "-q", "--depth", "1", self.repo, str(folder)])
+                self._run(["git", "-C", str(folder), "checkout", "-q", "--orphan", self.branch])
+                self._run(["git", "-C", str(folder), "rm", "-rq", "--ignore-unmatch", "."])
+            self._checkout = folder
+        return self._checkout
+
+    def _git(self, *args: str, check: bool = True) -> str | None:
+        return self._run(["git", "-C", str(self._work()), *args], check=check)
+
+    def _run(self, command: list[str], check: bool = True) -> str | None:
+        done = subprocess.run(command, capture_output=True, text=True, env=self._env,
+                              check=False)
+        if done.returncode != 0:
+            if check:
+                said = done.stderr.strip().replace(self.repo, strip_credentials(self.repo))
+                raise DeliveryError(f"DAG delivery to {self.location} failed: "
+                                    f"git {_verb(command)}: {said}",
+                                    hint="check the platform's airflow.dags.git settings and "
+                                         "the credentials CI gives git")
+            return None
+        return done.stdout
+
+
+def _verb(command: list[str]) -> str:
+    words = command[1:]
+    if words[:1] == ["-C"]:
+        words = words[2:]
+    return next((w for w in words if not w.startswith("-") and "=" not in w), "?")
