@@ -119,6 +119,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CI project path checked against the team's repos; default "
                              "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
     _platform_option(render)
+
+    deploy = sub.add_parser(
+        "deploy", help="build, render and apply pipelines to their team's namespace",
+        description="What CI runs on the deploying branch: validate, build or reuse each "
+                    "image, render, check everything before the first write (namespace, "
+                    "Secrets, permissions, names, the commit descends from the deployed one), "
+                    "apply with server-side apply, prune what the pipeline no longer "
+                    "declares, and record the deploy in a state object per pipeline.")
+    deploy.add_argument("paths", nargs="*", metavar="PATH",
+                        help="pipeline.yaml files or folders (default: the repo; then "
+                             "pipelines this repository deployed and no longer has are "
+                             "removed)")
+    deploy.add_argument("--force", action="store_true",
+                        help="deploy even if the commit does not descend from the deployed "
+                             "one (recorded in the history)")
+    deploy.add_argument("--repo-id", metavar="PROJECT",
+                        help="CI project path checked against the team's repos; default "
+                             "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
+    _platform_option(deploy)
     return parser
 
 

@@ -36,6 +36,6 @@ def test_every_command_is_documented() -> None:
     readme = (REPO / "README.md").read_text()
     actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     commands = set(actions[0].choices)
-    assert commands == {"validate", "schema", "init", "build", "render"}
+    assert commands == {"validate", "schema", "init", "build", "render", "deploy"}
     for command in commands:
         assert f"### `pipelinectl {command}" in readme

@@ -1,0 +1,59 @@
+"""What a pipeline becomes on the platform (pure): its Kubernetes objects or DAG files.
+
+cronjob engine: one CronJob in the team's namespace. airflow engine, by the platform's
+`airflow.dags`: `directory` -> <team>/<team>__<name>.py in that folder; `git` ->
+<path with {team}>/<team>__<name>.py on that branch; `configmap` -> a ConfigMap
+`dag-<team>--<name>` in the Airflow namespace, labelled for a dags-folder sidecar.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from pipelinectl.deploy import Desired
+from pipelinectl.platform import DagsDelivery, Platform
+from pipelinectl.render import airflow, cronjob
+from pipelinectl.render import labels as L
+from pipelinectl.render.outputs import relative_path, render_pipeline
+from pipelinectl.spec import Pipeline
+
+DAG_LABEL = "pipelinectl.io/dag"  # what the dags-folder sidecar watches (manifests/)
+
+
+def desired(pipeline: Pipeline, platform: Platform, image: str, git_sha: str) -> Desired:
+    team = platform.teams[pipeline.metadata.team]
+    secrets = tuple(sorted({s for task in pipeline.tasks for s in task.secrets}))
+    common = (pipeline.metadata.name, team.name, team.namespace, L.spec_digest(pipeline),
+              image)
+    if pipeline.resolved_engine == "cronjob":
+        target = cronjob.Target(team.namespace, team.service_account, image, git_sha)
+        return Desired(*common, objects=(cronjob.render(pipeline, target),), secrets=secrets)
+    source = render_pipeline(pipeline, platform, image, git_sha).content
+    delivery = platform.airflow.dags
+    dag = airflow.dag_id(pipeline)
+    if delivery.kind == "configmap":
+        return Desired(*common, objects=(dag_configmap(pipeline, delivery.namespace, dag,
+                                                       source),), secrets=secrets)
+    return Desired(*common, objects=(), secrets=secrets,
+                   dag_files=((dag_path(delivery, team.name, dag), source),))
+
+
+def dag_path(delivery: DagsDelivery, team: str, dag: str) -> str:
+    folder = team if delivery.kind == "directory" else delivery.path.format(team=team)
+    path = posixpath.normpath(posixpath.join(folder, f"{dag}.py"))
+    if path.startswith(("/", "../")) or path == "..":
+        raise ValueError(f"DAG path {path!r} leaves the DAGs folder")
+    relative_path(team, f"{dag}.py")  # the parts that come from names: checked
+    return path
+
+
+def dag_configmap(pipeline: Pipeline, namespace: str, dag: str, source: str) -> dict[str, Any]:
+    owned = L.ownership_labels(pipeline)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"dag-{pipeline.metadata.team}--{pipeline.metadata.name}",
+                     "namespace": namespace, "labels": {**owned, DAG_LABEL: "true"}},
+        "data": {f"{dag}.py": source},
+    }
