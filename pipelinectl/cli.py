@@ -138,6 +138,37 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CI project path checked against the team's repos; default "
                              "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
     _platform_option(deploy)
+
+    plan = sub.add_parser(
+        "plan", help="what a deploy would change, in words, then as a diff",
+        description="Show what `deploy` would change: in words first (schedule, tasks, "
+                    "image rebuilds and why, objects created or deleted), then the diff of "
+                    "the rendered objects. Against --against DIR (the `render` output of the "
+                    "target branch; no cluster needed), else against what is deployed "
+                    "(KUBECONFIG). Builds, pushes and writes nothing.")
+    plan.add_argument("paths", nargs="*", metavar="PATH",
+                      help="pipeline.yaml files or folders (default: the repo)")
+    plan.add_argument("--against", metavar="DIR",
+                      help="compare with this `pipelinectl render` output instead of the "
+                           "cluster")
+    plan.add_argument("--format", choices=("text", "markdown"), default="text",
+                      help="text (default) or markdown (merge-request notes, job summaries)")
+    plan.add_argument("--output", "-o", metavar="FILE",
+                      help="also write the plan to FILE")
+    plan.add_argument("--repo-id", metavar="PROJECT",
+                      help="CI project path checked against the team's repos")
+    _platform_option(plan)
+
+    for name, text in (("status", "what is deployed, the next run and the last runs of each "
+                                  "pipeline"),
+                       ("history", "the last deploys of each pipeline, newest first")):
+        command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] +
+                                 ", read from its state object in the cluster.")
+        command.add_argument("paths", nargs="*", metavar="PATH",
+                             help="pipeline.yaml files or folders (default: the repo)")
+        command.add_argument("--repo-id", metavar="PROJECT",
+                             help="CI project path checked against the team's repos")
+        _platform_option(command)
     return parser
 
 

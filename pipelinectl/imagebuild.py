@@ -101,6 +101,15 @@ def _run_local(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
     return outcomes
 
 
+def decide(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
+    """What `build` would do, asking the registry only: nothing is built or written."""
+    outcomes = [Outcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
+    clients = _registry_clients(plans, settings.environ)
+    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+        list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
+    return outcomes
+
+
 def lookup(plans: list[images.ImagePlan], environ: Mapping[str, str]) -> dict[str, str | None]:
     """The registry digest of each plan's content tag (None: not built), by pipeline file."""
     clients = _registry_clients(plans, environ)

@@ -134,3 +134,37 @@ def test_only_mapped_branches_and_clean_commits_deploy(run, repo: Path,
     assert dirty.code == 1
     assert dirty.err.startswith("error: uncommitted changes (etl/etl.py): a deploy is a commit")
     assert cluster.writes() == []
+
+
+def test_plan_against_a_render_and_against_the_cluster(run, repo: Path,  # noqa: ANN001
+                                                       cluster: FakeKube,
+                                                       tmp_path: Path) -> None:
+    platform = str(repo / "platform.yaml")
+    assert deploy(run, repo).code == 0
+    base = tmp_path / "base"
+    assert run("render", "--platform", platform, "-o", str(base), cwd=repo).code == 0
+    assert run("plan", "--platform", platform, "--against", str(base), cwd=repo).out == \
+        "No changes.\n"
+    assert run("plan", "--platform", platform, cwd=repo).out == "No changes.\n"
+
+    (repo / "etl" / "pipeline.yaml").write_text(PYTHON_SPEC.replace("0 7 * * *", "0 8 * * *"))
+    write(repo / "etl" / "etl.py", "print('changed')\n")
+    git(repo, "commit", "-qam", "B")
+    writes = len(cluster.writes())
+    for against in (["--against", str(base)], []):
+        result = run("plan", "--platform", platform, *against, cwd=repo)
+        assert result.code == 0, result.err
+        head, _, diff = result.out.partition("\n\n")
+        assert head == ("etl (CronJob default/etl):\n"
+                        "  schedule 0 7 * * * (UTC) -> 0 8 * * * (UTC)\n"
+                        "  image rebuild: code: changed etl.py"), result.out
+        assert diff.startswith("--- a/kubernetes/default/etl.yaml\n"
+                               "+++ b/kubernetes/default/etl.yaml\n")
+        assert "-  schedule: 0 7 * * *\n+  schedule: 0 8 * * *\n" in diff
+    assert len(cluster.writes()) == writes  # plan writes nothing
+    markdown = run("plan", "--platform", platform, "--format", "markdown", "-o",
+                   str(tmp_path / "plan.md"), cwd=repo)
+    assert markdown.out.startswith("### pipelinectl plan\n\n**etl (CronJob default/etl)**"
+                                   "\n\n- schedule 0 7 * * * (UTC) -&gt; 0 8 * * * (UTC)\n")
+    assert "<details><summary>diff</summary>\n\n```diff\n--- a/" in markdown.out
+    assert (tmp_path / "plan.md").read_text() == markdown.out

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
                                       git.commit))
     kube = Kube.connect(environ)
     delivery = _delivery(config, root, environ)
-    ctx = deploy.Context(kube, git, root, environment, repo_id or git.source_url or str(root),
-                         _now(), args.force, delivery, _progress)
+    ctx = deploy.Context(kube, git, root, environment, source(repo_id, git, root), _now(),
+                         args.force, delivery, _progress)
     try:
         outcomes = deploy.run(wanted, ctx, prune_removed=not args.paths,
                               namespaces=_team_namespaces(config, repo_id))
@@ -57,6 +57,11 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     sys.stderr.write(f"deployed {git.commit[:12]} to {environment}"
                      + (" (forced past the stale-commit guard)" if args.force else "") + "\n")
     return EXIT_OK
+
+
+def source(repo_id: str | None, git: git_adapter.GitState | None, root: Path) -> str:
+    """Which repository deploys: scopes the removal of pipelines it no longer has."""
+    return repo_id or (git.source_url if git else None) or str(root)
 
 
 def _committed(root: Path, environ: Mapping[str, str]) -> git_adapter.GitState:

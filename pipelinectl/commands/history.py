@@ -1,0 +1,27 @@
+"""`pipelinectl history`: the last deploys of each pipeline, newest first, from its state."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipelinectl.commands.status import deployed
+from pipelinectl.errors import EXIT_OK
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+    _kube, found = deployed(args, environ, cwd)
+    for pipeline, namespace, record in found:
+        name = pipeline.metadata.name
+        if record is None:
+            sys.stdout.write(f"{name}: never deployed (namespace {namespace})\n")
+            continue
+        sys.stdout.write(f"{name} ({namespace}):\n")
+        for deploy in record.history:
+            digest = deploy.image.partition("@")[2][:19]
+            sys.stdout.write(f"  {deploy.deployed_at}  {deploy.revision[:12]}  "
+                             f"{deploy.environment}  {digest}"
+                             f"{'  forced' if deploy.forced else ''}\n")
+    return EXIT_OK

@@ -1,0 +1,187 @@
+"""`pipelinectl plan`: what a deploy would change, in words, then as a diff. Writes nothing.
+
+Against `--against DIR` (the `render` output of the target branch: no cluster needed, for
+merge requests), or else against what is deployed (the live CronJobs and DAGs, and the state
+objects for pipelines that would be removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelinectl import changes, imagebuild, images, platform, policy, state
+from pipelinectl.adapters import git as git_adapter
+from pipelinectl.commands.deploy import _delivery, source
+from pipelinectl.discover import find_pipelines, repo_root
+from pipelinectl.errors import EXIT_OK
+from pipelinectl.platform import Platform
+from pipelinectl.render import outputs
+from pipelinectl.render.yamlout import dump_all
+from pipelinectl.validation import default_jobs, load_pipelines
+
+_SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
+                  "generation", "selfLink")
+
+
+@dataclass
+class Entry:
+    title: str  # "etl (CronJob default/etl)"
+    path: str
+    old: str | None
+    new: str | None
+    words: list[str] = field(default_factory=list)
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+    config = platform.load(platform.resolve(args.platform, environ))
+    repo_id = policy.repo_id_from(dict(environ), args.repo_id)
+    pipelines = load_pipelines(find_pipelines(args.paths, cwd), config, repo_id, cwd,
+                               default_jobs())
+    root = repo_root(cwd)
+    git = git_adapter.read(root, environ)
+    plans = [images.plan(p, (cwd / p.file).resolve().parent, config) for p in pipelines]
+    decided = imagebuild.decide(plans, imagebuild.Settings(config, environ, git, root, True,
+                                                           lambda _line: None))
+    commit = git.commit if git else outputs.NO_COMMIT
+    new = {}
+    image_words = {}
+    for outcome in decided:
+        pipeline = outcome.plan.pipeline
+        pending = outcome.digest is None
+        image = outcome.plan.reference(outcome.digest or outputs.PLACEHOLDER_DIGEST)
+        rendered = outputs.render_pipeline(pipeline, config, image, commit)
+        new[rendered.path] = (pipeline.metadata.name, rendered.content)
+        image_words[rendered.path] = (["image rebuild: " + "; ".join(outcome.reasons)]
+                                      if pending else [])
+    present = None if not args.paths else {p.metadata.name for p in pipelines}
+    old = _against_folder(Path(args.against), set(new) if present else None) \
+        if args.against else _against_cluster(config, pipelines, root, environ,
+                                               source(repo_id, git, root), present)
+    entries = _entries(new, old, image_words)
+    text = _markdown(entries) if args.format == "markdown" else _text(entries)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _against_folder(folder: Path, only: set[str] | None) -> dict[str, str]:
+    """The render output of the target branch (only `only`'s files when PATHs were given)."""
+    found = {}
+    for kind in (outputs.KUBERNETES_DIR, outputs.AIRFLOW_DIR):
+        for path in sorted((folder / kind).glob("*/*")):
+            if path.suffix in (".yaml", ".py") and path.is_file():
+                relative = path.relative_to(folder).as_posix()
+                if only is None or relative in only:
+                    found[relative] = path.read_text(encoding="utf-8")
+    return found
+
+
+def _against_cluster(config: Platform, pipelines: list[Any], root: Path,
+                     environ: Mapping[str, str], deployer: str,
+                     present: set[str] | None) -> dict[str, str]:
+    """What is deployed for this repository's pipelines (all it deployed, without PATHs)."""
+    from pipelinectl.adapters.kube import Kube
+
+    kube = Kube.connect(environ)
+    delivery = _delivery(config, root, environ)
+    found: dict[str, str] = {}
+    namespaces = sorted({config.teams[p.metadata.team].namespace for p in pipelines})
+    for namespace in namespaces:
+        for obj in kube.list("ConfigMap", namespace, f"{state.STATE_LABEL}=true"):
+            record = state.from_configmap(obj)
+            if record.source != deployer or (present is not None and
+                                             record.pipeline not in present):
+                continue
+            for item in record.inventory:
+                _read_item(kube, delivery, item, found)
+    return found
+
+
+def _read_item(kube: Any, delivery: Any, item: state.Item, found: dict[str, str]) -> None:
+    if item.kind == "CronJob":
+        live = kube.get("CronJob", item.namespace, item.name)
+        if live is not None:
+            path = f"{outputs.KUBERNETES_DIR}/{item.namespace}/{item.name}.yaml"
+            found[path] = dump_all([_as_applied(live)])
+    elif item.kind == "DAGFile" and delivery is not None:
+        text = delivery.read(item.name)
+        if text is not None:
+            team = item.name.rsplit("/", 2)[-2]
+            found[f"{outputs.AIRFLOW_DIR}/{team}/{item.name.rsplit('/', 1)[-1]}"] = text
+    elif item.kind == "ConfigMap":
+        live = kube.get("ConfigMap", item.namespace, item.name)
+        for name, text in ((live or {}).get("data") or {}).items():
+            team = (live or {}).get("metadata", {}).get("labels", {}).get(
+                "pipelinectl.io/team", "")
+            found[f"{outputs.AIRFLOW_DIR}/{team}/{name}"] = text
+
+
+def _as_applied(live: dict[str, Any]) -> dict[str, Any]:
+    """The live object without what the server adds, to compare with a rendering."""
+    meta = {k: v for k, v in live["metadata"].items() if k not in _SERVER_FIELDS}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if k != "pipelinectl.io/applied-hash"}
+    if annotations:
+        meta["annotations"] = annotations
+    ordered = {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": meta}
+    ordered.update({k: v for k, v in live.items()
+                    if k not in ("apiVersion", "kind", "metadata", "status")})
+    return ordered
+
+
+def _entries(new: Mapping[str, tuple[str, str]], old: Mapping[str, str],
+             image_words: Mapping[str, list[str]]) -> list[Entry]:
+    entries = []
+    for path in sorted(set(new) | set(old)):
+        name, text = new.get(path, ("", None))
+        before = old.get(path)
+        if before == text:
+            continue
+        old_summary = changes.summarize(path, before) if before is not None else None
+        new_summary = changes.summarize(path, text) if text is not None else None
+        words = changes.describe(old_summary, new_summary)
+        if image_words.get(path):
+            words = [w for w in words if not w.startswith("image ")] + list(image_words[path])
+        summary = new_summary or old_summary
+        assert summary is not None
+        where = summary.name if summary.kind == "DAG" else \
+            f"{path.split('/')[1]}/{summary.name}"
+        title = f"{name or summary.name} ({summary.kind} {where})"
+        entries.append(Entry(title, path, before, text, words))
+    return entries
+
+
+def _text(entries: list[Entry]) -> str:
+    if not entries:
+        return "No changes.\n"
+    out = []
+    for entry in entries:
+        out.append(f"{entry.title}:\n")
+        out += [f"  {word}\n" for word in entry.words or ["changes outside the summary"]]
+    out.append("\n")
+    for entry in entries:
+        out.append(changes.diff(entry.path, entry.old, entry.new))
+    return "".join(out)
+
+
+def _markdown(entries: list[Entry]) -> str:
+    if not entries:
+        return "### pipelinectl plan\n\nNo changes.\n"
+    out = ["### pipelinectl plan\n\n"]
+    for entry in entries:
+        out.append(f"**{entry.title}**\n\n")
+        out += [f"- {_code(word)}\n" for word in entry.words or ["changes outside the summary"]]
+        fence = "````" if "```" in (entry.old or "") + (entry.new or "") else "```"
+        out.append(f"\n<details><summary>diff</summary>\n\n{fence}diff\n"
+                   f"{changes.diff(entry.path, entry.old, entry.new)}{fence}\n\n</details>\n\n")
+    return "".join(out)
+
+
+def _code(word: str) -> str:
+    return word.replace("<", "&lt;").replace(">", "&gt;")
