@@ -136,7 +136,7 @@ def test_only_mapped_branches_and_clean_commits_deploy(run, repo: Path,
     assert cluster.writes() == []
 
 
-def test_plan_against_a_render_and_against_the_cluster(run, repo: Path,  # noqa: ANN001
+def test_plan_against_a_render_and_against_the_cluster(run, repo: Path,
                                                        cluster: FakeKube,
                                                        tmp_path: Path) -> None:
     platform = str(repo / "platform.yaml")
