@@ -18,6 +18,7 @@ FORMAT = 1
 HISTORY_LIMIT = 20
 NAME_PREFIX = "pipelinectl-state-"
 STATE_LABEL = "pipelinectl.io/state"
+ENVIRONMENT_LABEL = "pipelinectl.io/environment"
 DATA_KEY = "state.json"
 
 
@@ -92,7 +93,8 @@ def to_configmap(state: State, namespace: str) -> dict[str, Any]:
             "name": object_name(state.pipeline),
             "namespace": namespace,
             "labels": {MANAGED_BY: MANAGER, PIPELINE_LABEL: state.pipeline,
-                       TEAM_LABEL: state.team, STATE_LABEL: "true"},
+                       TEAM_LABEL: state.team, STATE_LABEL: "true",
+                   ENVIRONMENT_LABEL: state.current.environment},
         },
         "data": {DATA_KEY: json.dumps(document, sort_keys=True, indent=1)},
     }

@@ -165,6 +165,8 @@ def test_prune_renamed_pipeline_never_touches_foreign_objects(git_repo: Path, fa
     assert [(o.pipeline, o.removed, [i.name for i in o.pruned]) for o in outcomes] == [
         ("etl2", False, []), ("etl", True, ["etl"])]
     assert fake.get("cronjobs", "default", "etl") is None  # never two schedules running
+    [prune] = [r for r in fake.requests if r.method == "DELETE" and r.path.endswith("/etl")]
+    assert prune.query == {"propagationPolicy": "Orphan"}  # a running Job finishes
     assert fake.get("configmaps", "default", state.object_name("etl")) is None
     # A same-named object that is not ours: refused before any write, never deleted.
     fake.put(("batch", "v1", "cronjobs"), "default",
@@ -303,3 +305,23 @@ def test_dag_files_are_delivered_pruned_and_never_overwrite_others(
     assert "etl3: default/default__etl3.py in directory:" in taken.value.message
     assert (tmp_path / "dags" / "default" / "default__etl3.py").read_text() == \
         "# someone else's\n"
+
+
+def test_prune_never_leaves_the_namespace(git_repo: Path, fake: FakeKube,
+                                          tmp_path: Path) -> None:
+    commit(git_repo, "etl")
+    run(git_repo, fake, tmp_path)
+    # A state edited to list an object elsewhere, with our labels: still never deleted.
+    fake.add_namespace("kube-system")
+    ours = {"app.kubernetes.io/managed-by": "pipelinectl", "pipelinectl.io/pipeline": "etl"}
+    fake.put(("batch", "v1", "cronjobs"), "kube-system",
+             {"metadata": {"name": "etl", "labels": ours}, "spec": {"schedule": "* * * * *"}})
+    record = recorded(fake)
+    tampered = state.State(record.pipeline, record.team, record.source, state.Deploy(
+        record.current.revision, "sha256:other", record.current.image, "production", "t",
+        False, (*record.inventory, state.Item("batch/v1", "CronJob", "kube-system", "etl"))),
+        record.history)
+    fake.put(("", "v1", "configmaps"), "default", state.to_configmap(tampered, "default"))
+    run(git_repo, fake, tmp_path)
+    assert fake.get("cronjobs", "kube-system", "etl") is not None
+    assert not [r for r in fake.requests if r.method == "DELETE"]

@@ -26,7 +26,7 @@ def test_round_trip_through_the_configmap() -> None:
         "name": "pipelinectl-state-etl", "namespace": "team-a",
         "labels": {"app.kubernetes.io/managed-by": "pipelinectl",
                    "pipelinectl.io/pipeline": "etl", "pipelinectl.io/team": "team-a",
-                   "pipelinectl.io/state": "true"}}
+                   "pipelinectl.io/state": "true", "pipelinectl.io/environment": "production"}}
     assert state.from_configmap(configmap) == recorded
     assert json.loads(configmap["data"]["state.json"])["current"]["inventory"] == [
         ["batch/v1", "CronJob", "team-a", "etl"], ["batch/v1", "CronJob", "team-a", "etl-old"]]

@@ -129,9 +129,11 @@ class Kube:
         return True
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
-        """Delete one object (Jobs it started are left to finish); False if already gone."""
+        """Delete one object; False if already gone. A CronJob's Jobs are orphaned, not
+        deleted: a run in progress finishes (its TTL cleans it up afterwards)."""
+        extra = {"propagation_policy": "Orphan"} if kind == "CronJob" else {}
         answer = self._call("delete", kind, namespace, name, "delete_namespaced", name,
-                            namespace, missing_ok=True)
+                            namespace, missing_ok=True, **extra)
         return answer is not None
 
     # -- transport ------------------------------------------------------------------------
