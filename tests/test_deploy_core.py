@@ -325,3 +325,33 @@ def test_prune_never_leaves_the_namespace(git_repo: Path, fake: FakeKube,
     run(git_repo, fake, tmp_path)
     assert fake.get("cronjobs", "kube-system", "etl") is not None
     assert not [r for r in fake.requests if r.method == "DELETE"]
+
+
+def test_dag_configmaps_for_a_sidecar(git_repo: Path, fake: FakeKube, tmp_path: Path) -> None:
+    from pipelinectl import targets
+
+    platform_file = write(tmp_path / "platform.yaml", """\
+apiVersion: pipelinectl/v1
+kind: Platform
+registry: 127.0.0.1:5000
+base_images: {python: {"3.12": python:3.12-slim}}
+teams: {default: {namespace: default}}
+airflow: {dags: {configmap: {namespace: airflow}}}
+""")
+    config = platform.load(str(platform_file))
+    fake.add_namespace("airflow")
+    spec = SPEC.replace("tasks:", "engine: airflow\ntasks:")
+    valid_pipeline(git_repo / "etl", spec.format(name="etl", cron="0 7 * * *", secrets="db"))
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "airflow")
+    head = git(git_repo, "rev-parse", "HEAD")
+    [pipeline] = load_pipelines(find_pipelines([], git_repo), config, None, git_repo)
+    wanted = targets.desired(pipeline, config, IMAGE.format(name="etl"), head)
+    [outcome] = deploy.run([wanted], context(git_repo, tmp_path / "kubeconfig"), True)
+    assert [i.describe() for i in outcome.applied] == ["ConfigMap airflow/dag-default--etl"]
+    configmap = fake.get("configmaps", "airflow", "dag-default--etl")
+    assert configmap is not None
+    assert configmap["metadata"]["labels"]["pipelinectl.io/dag"] == "true"
+    assert list(configmap["data"]) == ["default__etl.py"]
+    from pipelinectl.changes import pipeline_literal
+    assert pipeline_literal(configmap["data"]["default__etl.py"])["namespace"] == "default"

@@ -156,6 +156,7 @@ class FakeKube:
 class _Handler(BaseHTTPRequestHandler):
     kube: FakeKube
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (40 ms)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
