@@ -87,12 +87,16 @@ def test_deploy_stale_job_and_rollback_by_revert(run, repo: Path, cluster: FakeK
     assert len(cluster.writes()) == writes  # a no-op redeploy writes nothing
 
     write(repo / "etl" / "etl.py", "import six\nprint('B', six.__version__)\n")
-    (repo / "etl" / "pipeline.yaml").write_text(PYTHON_SPEC.replace("0 7 * * *", "0 8 * * *"))
+    (repo / "etl" / "pipeline.yaml").write_text(  # B: a task added, the schedule changed
+        PYTHON_SPEC.replace("0 7 * * *", "0 8 * * *").replace("tasks:", "engine: cronjob\ntasks:")
+        + "  - name: report\n    command: [python, etl.py]\n    depends_on: [main]\n")
     git(repo, "commit", "-qam", "B")
     b = git(repo, "rev-parse", "HEAD")
     second = deploy(run, repo)
     assert second.out == "etl: image built; applied CronJob default/etl\n", second.err
     assert cronjob(cluster)["spec"]["schedule"] == "0 8 * * *"
+    pod = cronjob(cluster)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"] + pod["containers"]] == ["main", "report"]
 
     git(repo, "checkout", "-q", a)  # a stale CI job for A: CI says the branch
     monkeypatch.setenv("CI_COMMIT_BRANCH", "main")
