@@ -159,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
                       help="CI project path checked against the team's repos")
     _platform_option(plan)
 
+    run = sub.add_parser(
+        "run", help="run a pipeline's tasks locally in docker, as in production",
+        description="Build (or reuse) the pipeline's image with the local Docker daemon and "
+                    "run its tasks in dependency order as containers: same image, command, "
+                    "env and Secrets, the spec's memory and CPU as limits, its timeouts, and "
+                    "a shared /workspace kept at .pipelinectl/runs/<pipeline>/workspace. "
+                    "Exit 1 if a task fails.")
+    run.add_argument("path", nargs="?", metavar="PATH",
+                     help="the pipeline.yaml or its folder (default: the current folder)")
+    run.add_argument("--task", action="append", metavar="T",
+                     help="run only this task (repeatable); upstream outputs are taken from "
+                          "the workspace of an earlier run")
+    run.add_argument("--env-file", metavar="F", help="extra KEY=VALUE environment for every "
+                                                     "task")
+    run.add_argument("--secrets-dir", metavar="D",
+                     help="Secrets the tasks name: D/<secret>/<KEY> files (values are never "
+                          "printed)")
+    run.add_argument("--jobs", "-j", type=_positive_int, default=2, metavar="N",
+                     help="independent tasks run at once (default 2)")
+    _platform_option(run)
+
     for name, text in (("status", "what is deployed, the next run and the last runs of each "
                                   "pipeline"),
                        ("history", "the last deploys of each pipeline, newest first")):
