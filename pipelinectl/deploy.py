@@ -24,6 +24,7 @@ from pipelinectl import state
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.dags import owned_by as dags_owned
 from pipelinectl.adapters.kube import Kube
+from pipelinectl.adapters.kubedir import DirectoryKube
 from pipelinectl.errors import UserError
 from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL
 from pipelinectl.state import Item, State
@@ -60,7 +61,7 @@ class Desired:
 
 @dataclass(frozen=True)
 class Context:
-    kube: Kube
+    kube: Kube | DirectoryKube
     git: git_adapter.GitState
     repo_root: Path
     environment: str
@@ -130,7 +131,7 @@ def run(desired: list[Desired], ctx: Context, prune_removed: bool,
     return outcomes
 
 
-def _read(kube: Kube, namespace: str) -> _Live:
+def _read(kube: Kube | DirectoryKube, namespace: str) -> _Live:
     objects = {(kind, o["metadata"]["name"]): o for kind in KINDS
                for o in kube.list(kind, namespace, "")}
     states = {}
@@ -182,7 +183,7 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: Context) 
     for item in desired:
         for obj in item.objects:
             problems += _name_taken(item, obj, live[obj["metadata"]["namespace"]])
-        for secret in item.secrets:
+        for secret in item.secrets if getattr(ctx.kube, "checks_secrets", True) else ():
             if ctx.kube.get("Secret", item.namespace, secret) is None:
                 problems.append(f"{item.pipeline}: Secret {item.namespace}/{secret} does not "
                                 "exist")

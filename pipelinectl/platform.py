@@ -56,6 +56,7 @@ class Platform:
     teams: Mapping[str, Team]
     airflow: Airflow
     environments: Mapping[str, str]  # environment -> branch
+    kubernetes_directory: str | None = None  # objects as files instead of a cluster
 
     def base_image(self, language: str, version: str) -> str | None:
         return self.base_images.get(language, {}).get(version)
@@ -114,6 +115,7 @@ def _build(doc: yamlio.Document) -> Platform:
         airflow=_airflow(data.get("airflow", {})),
         environments={name: env["branch"] for name, env in
                       data.get("environments", {"production": {"branch": "main"}}).items()},
+        kubernetes_directory=data.get("kubernetes", {}).get("directory"),
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelinectl import platform
 from tests import test_deploy_core as core
 from tests.support.fakekube import FakeKube
 from tests.test_deploy_core import fake  # noqa: F401 - a fixture
@@ -14,6 +15,11 @@ from tests.test_deploy_core import fake  # noqa: F401 - a fixture
 def test_status_and_history(git_repo: Path, fake: FakeKube, tmp_path: Path,  # noqa: F811
                             monkeypatch: pytest.MonkeyPatch, run) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    # The built-in platform, but deploying to the (fake) cluster instead of a folder.
+    cluster_platform = tmp_path / "cluster-platform.yaml"
+    cluster_platform.write_text(platform.builtin_path().read_text().replace(
+        "kubernetes:\n  directory: .pipelinectl/kubernetes\n", ""))
+    monkeypatch.setenv("PIPELINECTL_PLATFORM", str(cluster_platform))
     a = core.commit(git_repo, message="A")
     assert run("status", cwd=git_repo).out == "etl: not deployed (namespace default)\n"
     assert run("history", cwd=git_repo).out == "etl: never deployed (namespace default)\n"

@@ -17,6 +17,7 @@ from pipelinectl import deploy, imagebuild, images, platform, policy, targets
 from pipelinectl.adapters import dags as dag_delivery
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.kube import Kube
+from pipelinectl.adapters.kubedir import DirectoryKube
 from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.platform import Platform
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
         assert outcome.reference is not None
         wanted.append(targets.desired(outcome.plan.pipeline, config, outcome.reference,
                                       git.commit))
-    kube = Kube.connect(environ)
+    kube = cluster(config, root, environ)
     delivery = _delivery(config, root, environ)
     ctx = deploy.Context(kube, git, root, environment, source(repo_id, git, root), _now(),
                          args.force, delivery, _progress)
@@ -59,6 +60,14 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     return EXIT_OK
 
 
+def cluster(config: Platform, root: Path, environ: Mapping[str, str]) -> Kube | DirectoryKube:
+    """The platform's cluster, or its folder of objects (the local platform)."""
+    if config.kubernetes_directory is not None:
+        folder = Path(config.kubernetes_directory)
+        return DirectoryKube(folder if folder.is_absolute() else root / folder)
+    return Kube.connect(environ)
+
+
 def source(repo_id: str | None, git: git_adapter.GitState | None, root: Path) -> str:
     """Which repository deploys: scopes the removal of pipelines it no longer has."""
     return repo_id or (git.source_url if git else None) or str(root)
@@ -69,8 +78,11 @@ def _committed(root: Path, environ: Mapping[str, str]) -> git_adapter.GitState:
     if git is None:
         raise UserError(f"{root} is not a git repository with a commit: a deploy is a commit",
                         hint="commit the pipeline and deploy from CI")
-    if git.is_dirty(root, [root]):
-        changed = ", ".join(sorted(git.dirty)[:5])
+    # .pipelinectl/ holds pipelinectl's own output (the local platform's objects and DAGs,
+    # renders, runs): not part of what is deployed.
+    changed_paths = sorted(p for p in git.dirty if not p.startswith(".pipelinectl/"))
+    if changed_paths:
+        changed = ", ".join(changed_paths[:5])
         raise UserError(f"uncommitted changes ({changed}): a deploy is a commit",
                         hint="commit or stash them; CI deploys what was pushed")
     return git

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipelinectl import changes, imagebuild, images, platform, policy, state
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.commands.deploy import _delivery, source
+from pipelinectl.commands.deploy import _delivery, cluster, source
 from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.platform import Platform
@@ -86,9 +86,7 @@ def _against_cluster(config: Platform, pipelines: list[Any], root: Path,
                      environ: Mapping[str, str], deployer: str,
                      present: set[str] | None) -> dict[str, str]:
     """What is deployed for this repository's pipelines (all it deployed, without PATHs)."""
-    from pipelinectl.adapters.kube import Kube
-
-    kube = Kube.connect(environ)
+    kube = cluster(config, root, environ)
     delivery = _delivery(config, root, environ)
     found: dict[str, str] = {}
     namespaces = sorted({config.teams[p.metadata.team].namespace for p in pipelines})

@@ -14,7 +14,9 @@ from croniter import croniter
 
 from pipelinectl import platform, policy, state
 from pipelinectl.adapters.kube import Kube
-from pipelinectl.discover import find_pipelines
+from pipelinectl.adapters.kubedir import DirectoryKube
+from pipelinectl.commands.deploy import cluster
+from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
 from pipelinectl.render.labels import PIPELINE_LABEL
@@ -25,13 +27,14 @@ LAST_RUNS = 3
 
 
 def deployed(args: argparse.Namespace, environ: Mapping[str, str],
-             cwd: Path) -> tuple[Kube, list[tuple[Pipeline, str, state.State | None]]]:
+             cwd: Path) -> tuple[Kube | DirectoryKube,
+                                 list[tuple[Pipeline, str, state.State | None]]]:
     """The repository's pipelines with their namespace and recorded state (None: never)."""
     config = platform.load(platform.resolve(args.platform, environ))
     repo_id = policy.repo_id_from(dict(environ), args.repo_id)
     pipelines = load_pipelines(find_pipelines(args.paths, cwd), config, repo_id, cwd,
                                default_jobs())
-    kube = Kube.connect(environ)
+    kube = cluster(config, repo_root(cwd), environ)
     found = []
     for pipeline in pipelines:
         namespace = config.teams[pipeline.metadata.team].namespace
@@ -74,7 +77,7 @@ def next_run(cron: Mapping[str, Any], now: datetime.datetime) -> str:
     return f"{upcoming.isoformat()} ({spec['schedule']} {zone.key})"
 
 
-def last_runs(kube: Kube, namespace: str, pipeline: str) -> list[str]:
+def last_runs(kube: Kube | DirectoryKube, namespace: str, pipeline: str) -> list[str]:
     jobs = kube.list("Job", namespace, f"{PIPELINE_LABEL}={pipeline}")
     jobs.sort(key=lambda j: j.get("status", {}).get("startTime") or "", reverse=True)
     lines = []

@@ -1,0 +1,87 @@
+"""Kubernetes objects as YAML files: the deploy target of a platform without a cluster.
+
+The built-in local platform sets `kubernetes: {directory: .pipelinectl/kubernetes}`. Deploy
+then writes <directory>/<namespace>/<Kind>/<name>.yaml (state objects included) with the same
+rules as against a cluster: unchanged objects are not rewritten, prune deletes only owned
+files. A folder has no access control and no Secret store: access reviews always allow, and
+Secrets are not checked (a local run reads them with `run --secrets-dir`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelinectl.adapters.kube import APPLIED_HASH, applied_hash
+from pipelinectl.render.yamlout import dump_all
+
+
+class DirectoryKube:
+    checks_secrets = False
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.host = f"directory {root}"
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        path = self._path(kind, namespace, name)
+        if not path.is_file():
+            return None
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return value if isinstance(value, dict) else None
+
+    def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
+        folder = self.root / namespace / kind
+        found = [self.get(kind, namespace, p.stem) for p in sorted(folder.glob("*.yaml"))]
+        return [o for o in found if o is not None and _selected(o, selector)]
+
+    def namespace_exists(self, namespace: str) -> bool:
+        return True
+
+    def allowed(self, verb: str, kind: str, namespace: str) -> bool:
+        return True
+
+    def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
+        digest = applied_hash(obj)
+        if live is not None and \
+                (live.get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH) == digest:
+            return False
+        body = yaml.safe_load(dump_all([obj]))
+        body["metadata"].setdefault("annotations", {})[APPLIED_HASH] = digest
+        meta = body["metadata"]
+        path = self._path(body["kind"], meta["namespace"], meta["name"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
+                                         prefix=".pipelinectl-", delete=False) as handle:
+            handle.write(dump_all([body]))
+        os.replace(handle.name, path)
+        return True
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        path = self._path(kind, namespace, name)
+        if not path.is_file():
+            return False
+        path.unlink()
+        return True
+
+    def _path(self, kind: str, namespace: str, name: str) -> Path:
+        for part in (kind, namespace, name):
+            if not part or "/" in part or part.startswith("."):
+                raise ValueError(f"unsafe name {part!r}")
+        return self.root / namespace / kind / f"{name}.yaml"
+
+
+def _selected(obj: Mapping[str, Any], selector: str) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, equals, value = term.partition("=")
+        if equals and labels.get(key) != value:
+            return False
+        if not equals and key not in labels:
+            return False
+    return True
