@@ -24,7 +24,7 @@ tasks:
 """
 
 
-def test_local_deploy_writes_objects_and_dags(services: None, run,  # noqa: ANN001, F811
+def test_local_deploy_writes_objects_and_dags(services: None, run,  # noqa: F811
                                               tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
