@@ -238,6 +238,11 @@ def _notifier(addresses, outcome):
         # The addresses come from the spec: they are sent as written, never rendered.
         template_fields = ("subject", "html_content")
 
+        def get_template_env(self, dag=None):
+            # Always the plain sandboxed environment: the same wherever the callback runs (a
+            # serialized DAG, as `airflow dags test` passes, has no environment of its own).
+            return super().get_template_env(dag=None)
+
     subject = "[pipelinectl] " + PIPELINE["dag_id"] + " " + outcome
     return PipelineNotifier(to=list(addresses), subject=subject)
 
