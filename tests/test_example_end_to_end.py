@@ -21,18 +21,28 @@ from tests.test_build_docker import DOCKER, HOST, PREFIX, git, services  # noqa:
 from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture
 
 STANDIN = "pipelinectl-local/r:debian-bookworm"
-STANDIN_DOCKERFILE = (  # byte for byte the quickstart's, so either build reuses the other's
-    "FROM pipelinectl-test/debian:bookworm\nRUN apt-get update -qq && "
-    "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-    "r-base-core >/dev/null && rm -rf /var/lib/apt/lists/*\n")
+PYTHON_STANDIN = "pipelinectl-local/python:debian-bookworm"
+
+
+def standin(name: str, packages: str) -> str:
+    """Byte for byte the quickstart's stand-in, so either build reuses the other's layers."""
+    dockerfile = ("FROM pipelinectl-test/debian:bookworm\nRUN apt-get update -qq && "
+                  "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                  f"--no-install-recommends {packages} >/dev/null && "
+                  "rm -rf /var/lib/apt/lists/*\n")
+    subprocess.run([DOCKER, "build", "-q", "-t", name, "-"], input=dockerfile, text=True,
+                   check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    return name
 
 
 @pytest.fixture(scope="module")
 def r_base(services: None) -> str:  # noqa: F811
-    subprocess.run([DOCKER, "build", "-q", "-t", STANDIN, "-"], input=STANDIN_DOCKERFILE,
-                   text=True, check=True, capture_output=True,
-                   env={**os.environ, "DOCKER_BUILDKIT": "1"})
-    return STANDIN
+    return standin(STANDIN, "r-base-core")
+
+
+@pytest.fixture(scope="module")
+def python_base(services: None) -> str:  # noqa: F811
+    return standin(PYTHON_STANDIN, "python3 python3-venv")
 
 
 @pytest.fixture
@@ -85,3 +95,26 @@ def test_the_delivered_dag_runs_in_airflow(deployed: Path, airflow_python: str, 
     assert done.returncode == 0, output[-4000:]
     assert "report: 5 regions, 8 weeks, 126 confirmed cases" in output
     assert "state=success" in output
+
+
+@pytest.mark.parametrize(("example", "expected"), [
+    ("python-etl", "[etl] "),
+    ("monorepo/pipelines/nightly-extract-py", "[load] "),
+    ("monorepo/pipelines/weekly-summary-r", "[summary] "),
+])
+def test_every_example_runs_in_its_image(r_base: str, python_base: str, run,  # noqa: ANN001
+                                         tmp_path: Path, example: str, expected: str) -> None:
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    shutil.copytree(REPO / "examples" / example, repo / "pipeline")
+    write(repo / "platform.yaml", platform.builtin_path().read_text()
+          .replace("registry: 127.0.0.1:5000", f"registry: {HOST}/{PREFIX}/examples")
+          .replace('"4.4": rocker/r-ver:4.4.2', f'"4.4": {r_base}')
+          .replace('"3.12": python:3.12-slim', f'"3.12": {python_base}'))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "example")
+    result = run("run", "pipeline", "--platform", str(repo / "platform.yaml"), cwd=repo)
+    assert result.code == 0, result.err
+    assert expected in result.err
+    statuses = [line.split()[1] for line in result.out.splitlines()[1:-1]]
+    assert statuses and set(statuses) == {"succeeded"}
