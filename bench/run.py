@@ -85,7 +85,8 @@ def main() -> None:
             ours.append(to_marker(ours_command, repo))
             floor.append(to_marker(floor_command, repo))
     print(f"time to the first task's first line, warm image ({args.rounds} rounds)")
-    print(f"  ours:  pipelinectl run   min {min(ours):.2f} s  median {statistics.median(ours):.2f} s")
+    print(f"  ours:  pipelinectl run   min {min(ours):.2f} s  median "
+          f"{statistics.median(ours):.2f} s")
     print(f"  floor: docker run --rm   min {min(floor):.2f} s  median "
           f"{statistics.median(floor):.2f} s")
     print(f"  ratio ours/floor (goal <= 1.3x): {min(ours) / min(floor):.2f}x min, "

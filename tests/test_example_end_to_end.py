@@ -102,7 +102,7 @@ def test_the_delivered_dag_runs_in_airflow(deployed: Path, airflow_python: str, 
     ("monorepo/pipelines/nightly-extract-py", "[load] "),
     ("monorepo/pipelines/weekly-summary-r", "[summary] "),
 ])
-def test_every_example_runs_in_its_image(r_base: str, python_base: str, run,  # noqa: ANN001
+def test_every_example_runs_in_its_image(r_base: str, python_base: str, run,
                                          tmp_path: Path, example: str, expected: str) -> None:
     repo = tmp_path / "repo"
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
