@@ -180,6 +180,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="independent tasks run at once (default 2)")
     _platform_option(run)
 
+    admin = sub.add_parser("platform", help="for the platform team: per-team cluster set-up",
+                           description="Commands for the platform team.")
+    admin_sub = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    team_manifests = admin_sub.add_parser(
+        "manifests", help="Namespace, service accounts, deployer Role, quota and limits of "
+                          "a team",
+        description="Print (or write to DIR/<team>.yaml) what a platform admin applies once "
+                    "per team: the Namespace, the task pods' ServiceAccount (no API rights), "
+                    "a deployer ServiceAccount with a Role limited to what deploy, plan, "
+                    "status and history do, a LimitRange and a ResourceQuota.")
+    team_manifests.add_argument("--team", action="append", metavar="T",
+                                help="only this team (repeatable; default: every team)")
+    team_manifests.add_argument("--output", "-o", metavar="DIR",
+                                help="write DIR/<team>.yaml instead of printing")
+    _platform_option(team_manifests)
+
     for name, text in (("status", "what is deployed, the next run and the last runs of each "
                                   "pipeline"),
                        ("history", "the last deploys of each pipeline, newest first")):

@@ -37,6 +37,6 @@ def test_every_command_is_documented() -> None:
     actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     commands = set(actions[0].choices)
     assert commands == {"validate", "schema", "init", "build", "render", "deploy", "plan",
-                        "status", "history", "run"}
+                        "status", "history", "run", "platform"}
     for command in commands:
         assert re.search(rf"^### .*`pipelinectl {command}\b", readme, re.MULTILINE), command
