@@ -139,11 +139,7 @@ def _read(kube: Kube | DirectoryKube, namespace: str) -> _Live:
         labels = obj["metadata"].get("labels") or {}
         if kind != "ConfigMap" or labels.get(state.STATE_LABEL) != "true":
             continue
-        try:
-            record = state.from_configmap(obj)
-        except state.StateError as exc:
-            raise Refused(str(exc), hint=f"inspect it with kubectl -n {namespace} get "
-                                         "configmap -o yaml; delete it to start over") from None
+        record = state.from_configmap(obj)  # StateError (a user error) if not ours
         states[record.pipeline] = record
     return _Live(objects, states)
 
@@ -183,7 +179,7 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: Context) 
     for item in desired:
         for obj in item.objects:
             problems += _name_taken(item, obj, live[obj["metadata"]["namespace"]])
-        for secret in item.secrets if getattr(ctx.kube, "checks_secrets", True) else ():
+        for secret in item.secrets if ctx.kube.checks_secrets else ():
             if ctx.kube.get("Secret", item.namespace, secret) is None:
                 problems.append(f"{item.pipeline}: Secret {item.namespace}/{secret} does not "
                                 "exist")

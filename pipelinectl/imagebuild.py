@@ -63,9 +63,7 @@ def run(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
 
 
 def _run_pushing(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
-    clients = _registry_clients([o.plan for o in outcomes], settings.environ)
-    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-        list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
+    clients = _decide_all(outcomes, settings)
     todo = [o for o in outcomes if o.action == BUILD]
     if todo:
         cli = buildkit.find_cli(settings.environ)
@@ -104,10 +102,16 @@ def _run_local(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
 def decide(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
     """What `build` would do, asking the registry only: nothing is built or written."""
     outcomes = [Outcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
-    clients = _registry_clients(plans, settings.environ)
+    _decide_all(outcomes, settings)
+    return outcomes
+
+
+def _decide_all(outcomes: list[Outcome], settings: Settings) -> dict[str, RegistryClient]:
+    """Ask the registry about every outcome at once; the clients, by host, for later."""
+    clients = _registry_clients([o.plan for o in outcomes], settings.environ)
     with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
         list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
-    return outcomes
+    return clients
 
 
 def lookup(plans: list[images.ImagePlan], environ: Mapping[str, str]) -> dict[str, str | None]:

@@ -34,7 +34,7 @@ class ImagePlan:
         return f"{self.repository}@{image_digest}"
 
     def input_paths(self) -> list[Path]:
-        """What a change under would change the image: for telling a dirty checkout."""
+        """The files and folders whose uncommitted changes would change the image."""
         image = self.pipeline.image
         if image.dockerfile is not None:
             return [self.pipeline_dir / (image.context or "."), self.pipeline_dir /

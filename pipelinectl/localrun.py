@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from pipelinectl.errors import UserError
 from pipelinectl.render import labels as L
 from pipelinectl.spec import Pipeline, Task
@@ -130,9 +132,8 @@ def _run_task(client: Any, pipeline: Pipeline, task: Task, settings: RunSettings
         answer = container.wait(timeout=parse_duration(task.timeout))
         code = int(answer.get("StatusCode", 1))
         status = SUCCEEDED if code == 0 else FAILED
-    except Exception as exc:  # the docker SDK raises requests' timeout types here
-        if "timed out" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
-            raise
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        # the docker SDK's wait(timeout=...) ends in a read timeout of the HTTP request
         container.kill()
         code, status = None, TIMED_OUT
     finally:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelinectl.errors import UserError
 from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL, TEAM_LABEL
 
 FORMAT = 1
@@ -22,8 +23,14 @@ ENVIRONMENT_LABEL = "pipelinectl.io/environment"
 DATA_KEY = "state.json"
 
 
-class StateError(Exception):
+class StateError(UserError):
     """A state object that is not one pipelinectl wrote (edited by hand, or another format)."""
+
+    def __init__(self, message: str, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata", {})
+        super().__init__(message, hint=f"inspect it with kubectl -n {meta.get('namespace', '?')} "
+                                       f"get configmap {meta.get('name', '?')} -o yaml; delete "
+                                       "it to start over (the next deploy records a new one)")
 
 
 @dataclass(frozen=True, order=True)
@@ -106,15 +113,15 @@ def from_configmap(obj: Mapping[str, Any]) -> State:
         document = json.loads(obj["data"][DATA_KEY])
         if document.get("format") != FORMAT:
             raise StateError(f"state object {name} has format {document.get('format')!r}, "
-                             f"this pipelinectl reads format {FORMAT}")
+                             f"this pipelinectl reads format {FORMAT}", obj)
         return State(str(document["pipeline"]), str(document["team"]),
                      str(document["source"]), _deploy(document["current"]),
                      tuple(_deploy(d) for d in document["history"]))
     except StateError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StateError(f"state object {name} cannot be read ({type(exc).__name__}: {exc})"
-                         ) from None
+        raise StateError(f"state object {name} cannot be read ({type(exc).__name__}: {exc})",
+                         obj) from None
 
 
 def _deploy_dict(deploy: Deploy) -> dict[str, Any]:

@@ -85,6 +85,8 @@ def test_retries_give_up_with_a_clear_error(kube: Kube, fake: FakeKube) -> None:
         kube.apply(cronjob("etl"), None)
     assert failed.value.message == ("the Kubernetes API answered 500 to apply CronJob "
                                     "team-a/etl: injected fault")
+    assert failed.value.hint is not None and failed.value.hint.startswith(
+        "transient errors were retried; run it again")
     assert sum(1 for r in fake.requests if r.method == "PATCH") == 6
 
 

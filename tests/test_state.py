@@ -62,3 +62,6 @@ def test_a_state_object_not_written_by_us_is_an_error(data: dict[str, str], mess
     with pytest.raises(StateError) as failed:
         state.from_configmap({"metadata": {"name": "pipelinectl-state-etl"}, "data": data})
     assert str(failed.value) == message
+    assert failed.value.hint == ("inspect it with kubectl -n ? get configmap "
+                                 "pipelinectl-state-etl -o yaml; delete it to start over (the "
+                                 "next deploy records a new one)")

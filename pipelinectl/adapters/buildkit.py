@@ -37,9 +37,8 @@ _DONE = re.compile(r"^DONE (\d+\.\d+)s$")
 _PARSE_ERROR = re.compile(r"[Dd]ockerfile parse error (?:on )?line (\d+): (.*)")
 _EXIT_CODE = re.compile(r"(?:did not complete successfully|executor failed running.*?): "
                         r"exit code: (\d+)")
-_BASE_MISSING = re.compile(r"failed to (?:resolve source metadata for|load metadata for|"
-                           r"solve with frontend.*?failed to resolve image) ?([^\s:]+(?::[^\s]+)?)?"
-                           r"|pull access denied|manifest unknown|repository does not exist")
+_BASE_MISSING = re.compile(r"failed to resolve source metadata|pull access denied|"
+                           r"manifest unknown|repository does not exist")
 _VERSION = re.compile(r"version (\d+)\.(\d+)")
 LOG_TAIL = 15
 

@@ -62,7 +62,8 @@ def _git(root: Path, *args: str, check: bool = True) -> str | None:
                                                      "git)") from None
     if done.returncode != 0:
         if check:
-            raise UserError(f"git {args[0]} failed in {root}: {done.stderr.strip()}")
+            raise UserError(f"git {args[0]} failed in {root}: {done.stderr.strip()}",
+                            hint="check that the folder is a git checkout this user can read")
         return None
     return done.stdout
 

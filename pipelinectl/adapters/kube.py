@@ -55,6 +55,8 @@ def applied_hash(obj: Mapping[str, Any]) -> str:
 
 
 class Kube:
+    checks_secrets = True  # a cluster can say whether a Secret exists (a folder cannot)
+
     def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep,
                  retries: int = RETRIES) -> None:
         import kubernetes  # slow to import (~1 s): only the commands that talk to a cluster
@@ -200,4 +202,6 @@ def _refused(exc: Any, verb: str, kind: str, namespace: str, name: str) -> KubeE
         return KubeError(f"cannot {verb} {what}: {message}",
                          hint="another client manages this object; remove it or its fields "
                               "if it is not the pipeline's")
-    return KubeError(f"the Kubernetes API answered {exc.status} to {verb} {what}: {message}")
+    return KubeError(f"the Kubernetes API answered {exc.status} to {verb} {what}: {message}",
+                     hint="transient errors were retried; run it again (a deploy records its "
+                          "state last, so the previous record is intact and a rerun converges)")

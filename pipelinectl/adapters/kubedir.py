@@ -22,7 +22,7 @@ from pipelinectl.render.yamlout import dump_all
 
 
 class DirectoryKube:
-    checks_secrets = False
+    checks_secrets = False  # no Secret store in a folder: `run --secrets-dir` reads them
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -8,11 +8,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import imagebuild, images, platform, policy
+from pipelinectl import imagebuild
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.discover import find_pipelines, repo_root
+from pipelinectl.commands import common
 from pipelinectl.errors import EXIT_OK
-from pipelinectl.validation import default_jobs, load_pipelines
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
@@ -31,16 +30,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
 
 def build(paths: list[str], platform_option: str | None, repo_id_option: str | None,
           push: bool, environ: Mapping[str, str], cwd: Path) -> list[imagebuild.Outcome]:
-    """Validate, then build what changed: the image step that `deploy` reuses."""
-    config = platform.load(platform.resolve(platform_option, environ))
-    files = find_pipelines(paths, cwd)
-    repo_id = policy.repo_id_from(dict(environ), repo_id_option)
-    pipelines = load_pipelines(files, config, repo_id, cwd, default_jobs())
-    root = repo_root(cwd)
-    plans = [images.plan(p, (cwd / p.file).resolve().parent, config) for p in pipelines]
-    settings = imagebuild.Settings(config, environ, git_adapter.read(root, environ), root,
-                                   push, _progress)
-    return imagebuild.run(plans, settings)
+    """Validate, then build what changed."""
+    loaded = common.load(paths, platform_option, repo_id_option, environ, cwd)
+    settings = imagebuild.Settings(loaded.config, environ,
+                                   git_adapter.read(loaded.root, environ), loaded.root, push,
+                                   common.progress)
+    return imagebuild.run(loaded.plans(), settings)
 
 
 def _verb(outcome: imagebuild.Outcome, push: bool) -> str:
@@ -48,7 +43,3 @@ def _verb(outcome: imagebuild.Outcome, push: bool) -> str:
         return "built" if push else "built locally"
     return outcome.action
 
-
-def _progress(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -13,37 +13,32 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import deploy, imagebuild, images, platform, policy, targets
+from pipelinectl import deploy, imagebuild, targets
 from pipelinectl.adapters import dags as dag_delivery
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.adapters.kubedir import DirectoryKube
-from pipelinectl.discover import find_pipelines, repo_root
+from pipelinectl.commands import common
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.platform import Platform
-from pipelinectl.validation import default_jobs, load_pipelines
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    config = platform.load(platform.resolve(args.platform, environ))
-    files = find_pipelines(args.paths, cwd)
-    repo_id = policy.repo_id_from(dict(environ), args.repo_id)
-    pipelines = load_pipelines(files, config, repo_id, cwd, default_jobs())
-    root = repo_root(cwd)
+    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    config, root, repo_id = loaded.config, loaded.root, loaded.repo_id
     git = _committed(root, environ)
     environment = _environment(config, git_adapter.branch(root, environ))
-    plans = [images.plan(p, (cwd / p.file).resolve().parent, config) for p in pipelines]
-    built = imagebuild.run(plans, imagebuild.Settings(config, environ, git, root, True,
-                                                      _progress))
+    built = imagebuild.run(loaded.plans(), imagebuild.Settings(config, environ, git, root, True,
+                                                               common.progress))
     wanted = []
     for outcome in built:
         assert outcome.reference is not None
         wanted.append(targets.desired(outcome.plan.pipeline, config, outcome.reference,
                                       git.commit))
     kube = cluster(config, root, environ)
-    delivery = _delivery(config, root, environ)
+    delivery = delivery_for(config, root, environ)
     ctx = deploy.Context(kube, git, root, environment, source(repo_id, git, root), _now(),
-                         args.force, delivery, _progress)
+                         args.force, delivery, common.progress)
     try:
         outcomes = deploy.run(wanted, ctx, prune_removed=not args.paths,
                               namespaces=_team_namespaces(config, repo_id))
@@ -98,7 +93,7 @@ def _environment(config: Platform, branch: str | None) -> str:
                          "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME)")
 
 
-def _delivery(config: Platform, root: Path,
+def delivery_for(config: Platform, root: Path,
               environ: Mapping[str, str]) -> deploy.Delivery | None:
     dags = config.airflow.dags
     if dags.kind == "directory":
@@ -135,7 +130,3 @@ def _say(name: str, image_action: str, result: deploy.Outcome) -> None:
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def _progress(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import changes, imagebuild, images, platform, policy, state
+from pipelinectl import changes, deploy, imagebuild, state
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.commands.deploy import _delivery, cluster, source
-from pipelinectl.discover import find_pipelines, repo_root
+from pipelinectl.adapters.kube import Kube
+from pipelinectl.adapters.kubedir import DirectoryKube
+from pipelinectl.commands import common
+from pipelinectl.commands.deploy import cluster, delivery_for, source
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.platform import Platform
 from pipelinectl.render import outputs
 from pipelinectl.render.yamlout import dump_all
-from pipelinectl.validation import default_jobs, load_pipelines
+from pipelinectl.spec import Pipeline
 
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
                   "generation", "selfLink")
@@ -38,15 +40,12 @@ class Entry:
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    config = platform.load(platform.resolve(args.platform, environ))
-    repo_id = policy.repo_id_from(dict(environ), args.repo_id)
-    pipelines = load_pipelines(find_pipelines(args.paths, cwd), config, repo_id, cwd,
-                               default_jobs())
-    root = repo_root(cwd)
+    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    config, root, repo_id, pipelines = loaded.config, loaded.root, loaded.repo_id, \
+        loaded.pipelines
     git = git_adapter.read(root, environ)
-    plans = [images.plan(p, (cwd / p.file).resolve().parent, config) for p in pipelines]
-    decided = imagebuild.decide(plans, imagebuild.Settings(config, environ, git, root, True,
-                                                           lambda _line: None))
+    decided = imagebuild.decide(loaded.plans(), imagebuild.Settings(
+        config, environ, git, root, True, common.progress))
     commit = git.commit if git else outputs.NO_COMMIT
     new = {}
     image_words = {}
@@ -82,12 +81,12 @@ def _against_folder(folder: Path, only: set[str] | None) -> dict[str, str]:
     return found
 
 
-def _against_cluster(config: Platform, pipelines: list[Any], root: Path,
+def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
                      environ: Mapping[str, str], deployer: str,
                      present: set[str] | None) -> dict[str, str]:
     """What is deployed for this repository's pipelines (all it deployed, without PATHs)."""
     kube = cluster(config, root, environ)
-    delivery = _delivery(config, root, environ)
+    delivery = delivery_for(config, root, environ)
     found: dict[str, str] = {}
     namespaces = sorted({config.teams[p.metadata.team].namespace for p in pipelines})
     for namespace in namespaces:
@@ -101,7 +100,8 @@ def _against_cluster(config: Platform, pipelines: list[Any], root: Path,
     return found
 
 
-def _read_item(kube: Any, delivery: Any, item: state.Item, found: dict[str, str]) -> None:
+def _read_item(kube: Kube | DirectoryKube, delivery: deploy.Delivery | None, item: state.Item,
+               found: dict[str, str]) -> None:
     if item.kind == "CronJob":
         live = kube.get("CronJob", item.namespace, item.name)
         if live is not None:

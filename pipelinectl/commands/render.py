@@ -15,24 +15,21 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import imagebuild, images, platform, policy
+from pipelinectl import imagebuild, images
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.discover import display_name, find_pipelines, repo_root
+from pipelinectl.commands import common
+from pipelinectl.discover import display_name
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import outputs
-from pipelinectl.validation import default_jobs, load_pipelines
 
 DEFAULT_OUTPUT = ".pipelinectl/render"
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    config = platform.load(platform.resolve(args.platform, environ))
-    files = find_pipelines(args.paths, cwd)
-    repo_id = policy.repo_id_from(dict(environ), args.repo_id)
-    pipelines = load_pipelines(files, config, repo_id, cwd, default_jobs())
-    root = repo_root(cwd)
+    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    config, root = loaded.config, loaded.root
     git = git_adapter.read(root, environ)
-    plans = [images.plan(p, (cwd / p.file).resolve().parent, config) for p in pipelines]
+    plans = loaded.plans()
     if args.image_placeholder:
         digests = {plan.pipeline.file: outputs.PLACEHOLDER_DIGEST for plan in plans}
         sys.stderr.write(f"warning: images referenced by the placeholder digest "

@@ -9,27 +9,27 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import imagebuild, images, localrun, platform
+from pipelinectl import imagebuild, localrun
 from pipelinectl.adapters import docker as docker_adapter
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.checks import ordered_tasks
-from pipelinectl.discover import find_pipelines, repo_root
+from pipelinectl.commands import common
+from pipelinectl.discover import find_pipelines
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
 from pipelinectl.spec import Pipeline, Task
-from pipelinectl.validation import load_pipelines
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    config = platform.load(platform.resolve(args.platform, environ))
-    files = find_pipelines([args.path] if args.path else ["."], cwd)
-    if len(files) != 1:
-        raise UserError(f"run takes one pipeline; found {len(files)} under "
-                        f"{args.path or '.'}", hint="name one pipeline.yaml or its folder")
-    [pipeline] = load_pipelines(files, config, None, cwd)
-    root = repo_root(cwd)
-    plan = images.plan(pipeline, (cwd / pipeline.file).resolve().parent, config)
+    where = args.path or "."
+    found = len(find_pipelines([where], cwd))
+    if found != 1:
+        raise UserError(f"run takes one pipeline; found {found} under {where}",
+                        hint="name one pipeline.yaml or its folder")
+    loaded = common.load([where], args.platform, None, environ, cwd)
+    [pipeline], [plan], root = loaded.pipelines, loaded.plans(), loaded.root
     imagebuild.run([plan], imagebuild.Settings(
-        config, environ, git_adapter.read(root, environ), root, False, _progress))
+        loaded.config, environ, git_adapter.read(root, environ), root, False,
+        common.progress))
     tasks = _selected(pipeline, args.task or [])
     workspace = root / ".pipelinectl" / "runs" / pipeline.metadata.name / "workspace"
     workspace.mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     extra = localrun.read_env_file(Path(args.env_file)) if args.env_file else {}
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     settings = localrun.RunSettings(f"{plan.repository}:{plan.content_tag}", workspace,
-                                    f"local__{stamp}", secrets, extra, args.jobs, _progress)
+                                    f"local__{stamp}", secrets, extra, args.jobs, common.progress)
     results = localrun.run(docker_adapter.connect(environ), pipeline, tasks, settings)
     sys.stdout.write(localrun.summary(results))
     sys.stdout.write(f"workspace: {workspace}\n")
@@ -63,10 +63,6 @@ def _assumed(pipeline: Pipeline, tasks: list[Task], workspace: Path) -> None:
     chosen = {t.name for t in tasks}
     upstream = sorted({d for t in tasks for d in t.depends_on if d not in chosen})
     if upstream:
-        _progress(f"running {', '.join(t.name for t in tasks)} only: assuming the outputs of "
+        common.progress(f"running {', '.join(t.name for t in tasks)} only: assuming the outputs of "
                   f"{', '.join(upstream)} are already in {workspace} (from an earlier run)")
 
-
-def _progress(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -12,16 +12,15 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from pipelinectl import platform, policy, state
+from pipelinectl import state
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.adapters.kubedir import DirectoryKube
+from pipelinectl.commands import common
 from pipelinectl.commands.deploy import cluster
-from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
 from pipelinectl.render.labels import PIPELINE_LABEL
 from pipelinectl.spec import Pipeline
-from pipelinectl.validation import default_jobs, load_pipelines
 
 LAST_RUNS = 3
 
@@ -30,13 +29,11 @@ def deployed(args: argparse.Namespace, environ: Mapping[str, str],
              cwd: Path) -> tuple[Kube | DirectoryKube,
                                  list[tuple[Pipeline, str, state.State | None]]]:
     """The repository's pipelines with their namespace and recorded state (None: never)."""
-    config = platform.load(platform.resolve(args.platform, environ))
-    repo_id = policy.repo_id_from(dict(environ), args.repo_id)
-    pipelines = load_pipelines(find_pipelines(args.paths, cwd), config, repo_id, cwd,
-                               default_jobs())
-    kube = cluster(config, repo_root(cwd), environ)
+    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    config = loaded.config
+    kube = cluster(config, loaded.root, environ)
     found = []
-    for pipeline in pipelines:
+    for pipeline in loaded.pipelines:
         namespace = config.teams[pipeline.metadata.team].namespace
         obj = kube.get("ConfigMap", namespace, state.object_name(pipeline.metadata.name))
         found.append((pipeline, namespace, state.from_configmap(obj) if obj else None))
