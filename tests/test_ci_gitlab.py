@@ -288,3 +288,16 @@ def test_main_deploys_reverts_and_refuses_a_stale_pipeline(project: Path,
     assert "building" not in log(rollback)
     assert schedule(cluster) == "0 6 * * *"
     assert image(cluster) == image_a
+
+
+def test_the_example_gitlab_ci_includes_this_release() -> None:
+    import pipelinectl
+    example = REPO / "examples" / ".gitlab-ci.yml"
+    checked = check_jsonschema("vendor.gitlab-ci", example)
+    assert checked.returncode == 0, checked.stdout
+    [include] = yaml.safe_load(example.read_text())["include"]
+    assert include["file"] == "ci/gitlab/pipelinectl.yml"
+    assert include["ref"] == f"v{pipelinectl.__version__}"
+    header = yaml.safe_load(TEMPLATE.read_text().split("\n---\n")[0])
+    required = {name for name, spec in header["spec"]["inputs"].items() if "default" not in spec}
+    assert required == {"image"} and set(include["inputs"]) >= required

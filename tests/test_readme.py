@@ -40,3 +40,10 @@ def test_every_command_is_documented() -> None:
                         "status", "history", "run", "platform"}
     for command in commands:
         assert re.search(rf"^### .*`pipelinectl {command}\b", readme, re.MULTILINE), command
+
+
+def test_the_ci_examples_in_the_readme_are_the_shipped_files() -> None:
+    readme = (REPO / "README.md").read_text()
+    for example in (REPO / "examples" / ".gitlab-ci.yml",
+                    REPO / "ci" / "github" / "example-caller.yml"):
+        assert f"```yaml\n{example.read_text()}```\n" in readme, example
