@@ -52,7 +52,7 @@ def host_only_certificates(image_bundle: str) -> list[str]:
     """Stretches of the certificates the build's CA bundle (the host's) has and the image's own
     bundle lacks: the proxy's, which reached the build only as a secret."""
     host = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
-    bodies = ["".join(block.split("-----")[2].split()) for block in
+    bodies = ["".join(block.split("-----")[0].split()) for block in
               host.split("-----BEGIN CERTIFICATE-----")[1:]]
     own = "".join(image_bundle.split())
     return [body[40:100] for body in bodies if body[40:100] not in own]
