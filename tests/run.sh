@@ -46,6 +46,11 @@ if [ ! -f "$ci_tools/.complete" ] || [ "$(cat "$ci_tools/.complete")" != "$ci_pi
   echo "$ci_pins" >"$ci_tools/.complete"
 fi
 export PIPELINECTL_CI_TOOLS="$ci_tools"
+# The tests lint the templates' shell scripts with ShellCheck.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+fi
 
 echo "== mypy (strict)"
 .venv/bin/mypy
