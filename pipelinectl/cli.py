@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,19 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return value
+
+
+def _service_account(text: str) -> str:
+    label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+    if len(text) > 253 or not re.fullmatch(rf"{label}(\.{label})*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid ServiceAccount name")
+    return text
+
+
+def _worker_account_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--worker-service-account", metavar="NAME", type=_service_account,
+                        default="airflow-worker",
+                        help="ServiceAccount of the Airflow workers (default airflow-worker)")
 
 
 def _platform_option(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="independent tasks run at once (default 2)")
     _platform_option(run)
 
-    admin = sub.add_parser("platform", help="for the platform team: per-team cluster set-up",
+    admin = sub.add_parser("platform", help="for the platform team: per-team cluster set-up, "
+                                "Airflow chart values",
                            description="Commands for the platform team.")
     admin_sub = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
     team_manifests = admin_sub.add_parser(
@@ -195,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     team_manifests.add_argument("--output", "-o", metavar="DIR",
                                 help="write DIR/<team>.yaml instead of printing")
     _platform_option(team_manifests)
+    values = admin_sub.add_parser(
+        "airflow-values", help="values for the Apache Airflow Helm chart",
+        description="Print (or write to FILE) values for the official Apache Airflow Helm "
+                    "chart: how DAG files reach Airflow (git-sync or a ConfigMap sidecar), "
+                    "the workers' ServiceAccount that `platform manifests` grants rights "
+                    "to, and the in-cluster Kubernetes connection.")
+    values.add_argument("--output", "-o", metavar="FILE",
+                        help="write FILE (replaced atomically) instead of printing")
+    _worker_account_option(values)
+    _platform_option(values)
 
     for name, text in (("status", "what is deployed, the next run and the last runs of each "
                                   "pipeline"),

@@ -43,6 +43,7 @@ class Airflow:
     dags: DagsDelivery
     kubernetes_conn_id: str
     task_runner: str
+    configured: bool = True  # False: the platform file has no `airflow:` (defaults only)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _build(doc: yamlio.Document) -> Platform:
         allowed_base_registries=tuple(data.get("allowed_base_registries", ())),
         ca_bundle=data.get("build", {}).get("ca_bundle"),
         teams={name: _team(name, raw) for name, raw in data["teams"].items()},
-        airflow=_airflow(data.get("airflow", {})),
+        airflow=_airflow(data.get("airflow", {}), configured="airflow" in data),
         environments={name: env["branch"] for name, env in
                       data.get("environments", {"production": {"branch": "main"}}).items()},
         kubernetes_directory=data.get("kubernetes", {}).get("directory"),
@@ -131,7 +132,7 @@ def _team(name: str, raw: dict[str, Any]) -> Team:
     )
 
 
-def _airflow(raw: dict[str, Any]) -> Airflow:
+def _airflow(raw: dict[str, Any], configured: bool) -> Airflow:
     dags = raw.get("dags", {"directory": ".pipelinectl/airflow/dags"})
     kind, options = next(iter(dags.items()))
     if kind == "directory":
@@ -139,7 +140,7 @@ def _airflow(raw: dict[str, Any]) -> Airflow:
     else:
         delivery = DagsDelivery(kind, **{k: v for k, v in options.items()})
     return Airflow(delivery, raw.get("kubernetes_conn_id", "kubernetes_default"),
-                   raw.get("task_runner", "kubernetes"))
+                   raw.get("task_runner", "kubernetes"), configured)
 
 
 def check(platform: Platform) -> Collector:

@@ -1,32 +1,55 @@
-"""`pipelinectl platform manifests`: what the platform admin applies once per team."""
+"""`pipelinectl platform manifests` (what the platform admin applies once per team) and
+`pipelinectl platform airflow-values` (values for the Airflow Helm chart)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pipelinectl import manifests, platform
+from pipelinectl import airflowvalues, manifests, platform
 from pipelinectl.errors import EXIT_OK, UserError, did_you_mean
 from pipelinectl.render.yamlout import dump_all
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     config = platform.load(platform.resolve(args.platform, environ))
+    if args.action == "airflow-values":
+        return _airflow_values(args, config)
+    return _manifests(args, config)
+
+
+def _manifests(args: argparse.Namespace, config: platform.Platform) -> int:
     teams = sorted(config.teams)
     chosen = args.team or teams
     for team in chosen:
         if team not in config.teams:
             raise UserError(f"no team {team!r} in {config.file}",
                             hint=did_you_mean(team, teams) or f"its teams: {', '.join(teams)}")
-    for team in chosen:
-        text = dump_all(manifests.team_manifests(config, team))
-        if args.output:
-            folder = Path(args.output)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{team}.yaml").write_text(text, encoding="utf-8")
-            sys.stdout.write(f"{folder / f'{team}.yaml'}\n")
-        else:
-            sys.stdout.write(text)
+    files = [(f"{team}.yaml", manifests.team_manifests(config, team)) for team in chosen]
+    for name, documents in files:
+        _emit(dump_all(documents), Path(args.output) / name if args.output else None)
     return EXIT_OK
+
+
+def _airflow_values(args: argparse.Namespace, config: platform.Platform) -> int:
+    values: dict[str, Any] = airflowvalues.values(config, args.worker_service_account)
+    _emit(dump_all([values]), Path(args.output) if args.output else None)
+    return EXIT_OK
+
+
+def _emit(text: str, target: Path | None) -> None:
+    """Print `text`, or replace the file `target` with it atomically and print its name."""
+    if target is None:
+        sys.stdout.write(text)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
+                                     prefix=".pipelinectl-", delete=False) as handle:
+        handle.write(text)
+    os.replace(handle.name, target)
+    sys.stdout.write(f"{target}\n")

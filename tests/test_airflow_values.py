@@ -1,0 +1,214 @@
+"""`pipelinectl platform airflow-values`: golden values for git and ConfigMap delivery, the
+chart's keys and types, containers and volumes valid for Kubernetes, hostile values as data."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from pipelinectl import airflowvalues, platform
+from pipelinectl.render.yamlout import dump_all
+from tests.conftest import REPO, write
+
+GOLDEN = REPO / "tests" / "golden" / "airflow-values"
+CHART = REPO / "tests" / "fixtures" / "airflow-chart"
+HEAD = """\
+apiVersion: pipelinectl/v1
+kind: Platform
+registry: registry.example.org/data-pipelines
+teams:
+  epi-surveillance: {namespace: epi-surveillance}
+  default: {namespace: default}
+"""
+PLATFORMS = {
+    "git": HEAD + """\
+airflow:
+  dags:
+    git: {repo: "https://ci-bot:s3cret@git.example.org/data/dags.git", branch: dags,
+          path: "teams/{team}"}
+""",
+    "configmap": HEAD + """\
+airflow:
+  dags:
+    configmap: {namespace: airflow-dags}
+  kubernetes_conn_id: k8s_in_cluster
+""",
+}
+
+
+def load(tmp_path: Path, text: str) -> platform.Platform:
+    return platform.load(str(write(tmp_path / "platform.yaml", text)))
+
+
+def values_of(tmp_path: Path, text: str, worker: str = "airflow-worker") -> dict[str, Any]:
+    return airflowvalues.values(load(tmp_path, text), worker)
+
+
+@pytest.mark.parametrize("kind", sorted(PLATFORMS))
+def test_golden(tmp_path: Path, kind: str) -> None:
+    text = dump_all([values_of(tmp_path, PLATFORMS[kind])])
+    path = GOLDEN / f"{kind}.yaml"
+    if os.environ.get("PIPELINECTL_UPDATE_GOLDEN"):
+        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def golden(kind: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((GOLDEN / f"{kind}.yaml").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize("kind", sorted(PLATFORMS))
+def test_only_keys_the_chart_has(kind: str) -> None:
+    schema = json.loads((CHART / "values-subset.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.Draft7Validator(schema).validate(golden(kind))
+    with pytest.raises(jsonschema.ValidationError):  # the subset is closed: a typo fails
+        jsonschema.Draft7Validator(schema).validate({**golden(kind), "schedulr": {}})
+
+
+@pytest.mark.parametrize("kind", sorted(PLATFORMS))
+def test_the_charts_own_schema(kind: str) -> None:
+    full = CHART / "values.schema.json"
+    if not full.is_file():
+        pytest.skip("the chart's values.schema.json is not vendored (fixtures/airflow-chart)")
+    jsonschema.Draft7Validator(json.loads(full.read_text())).validate(golden(kind))
+
+
+@pytest.mark.parametrize("component", ["scheduler", "dagProcessor", "workers"])
+def test_sidecar_pods_pass_kubernetes_schema_strictly(component: str) -> None:
+    # The chart puts the extra containers, volumes and mounts into its pods: a pod with an
+    # Airflow container stands in for them.
+    part = golden("configmap")[component]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stand-in"},
+           "spec": {"containers": [{"name": "airflow", "image": "apache/airflow:3.0.5",
+                                    "volumeMounts": part["extraVolumeMounts"]},
+                                   *part.get("extraContainers", [])],
+                    "initContainers": part.get("extraInitContainers", []),
+                    "volumes": part["extraVolumes"]}}
+    kubernetes_validate.validate(pod, kubernetes_validate.utils.latest_version(), strict=True)
+
+
+def test_configmap_delivery_reads_the_dag_configmaps(tmp_path: Path) -> None:
+    values = golden("configmap")
+    for component in ("scheduler", "dagProcessor", "workers"):
+        part = values[component]
+        containers = part.get("extraContainers", []) + part.get("extraInitContainers", [])
+        for container in containers:
+            env = {e["name"]: e["value"] for e in container["env"]}
+            assert env == {"LABEL": "pipelinectl.io/dag", "LABEL_VALUE": "true",
+                           "FOLDER": "/opt/airflow/dags/pipelinectl",
+                           "NAMESPACE": "airflow-dags", "RESOURCE": "configmap",
+                           "METHOD": "LIST" if container["name"].endswith("-init")
+                           else "WATCH"}
+            assert container["image"] == airflowvalues.SIDECAR_IMAGE
+            assert container["volumeMounts"][0]["mountPath"] == airflowvalues.DAGS_FOLDER
+        assert part["extraVolumeMounts"] == [{"name": "pipelinectl-dags", "readOnly": True,
+                                              "mountPath": "/opt/airflow/dags/pipelinectl"}]
+    assert [c.get("restartPolicy") for c in values["workers"]["extraInitContainers"]] == [
+        None, "Always"]  # copy once before the task starts, then a native sidecar
+    assert "dags" not in values
+    assert values["env"] == [{"name": "AIRFLOW_CONN_K8S_IN_CLUSTER",
+                              "value": '{"conn_type": "kubernetes", "extra": '
+                                       '{"in_cluster": true}}'}]
+    assert {c: values[c]["serviceAccount"]["name"] for c in
+            ("scheduler", "dagProcessor", "workers")} == {
+        "scheduler": "airflow-scheduler", "dagProcessor": "airflow-dag-processor",
+        "workers": "airflow-worker"}
+
+
+def test_git_delivery(tmp_path: Path) -> None:
+    values = golden("git")
+    sync = values["dags"]["gitSync"]
+    assert sync["repo"] == "https://git.example.org/data/dags.git"  # no credentials
+    assert (sync["branch"], sync["ref"], sync["subPath"]) == ("dags", "dags", "teams")
+    assert values["workers"] == {"serviceAccount": {"create": True, "name": "airflow-worker"}}
+    assert json.loads(values["env"][0]["value"]) == {"conn_type": "kubernetes",
+                                                     "extra": {"in_cluster": True}}
+    assert values["env"][0]["name"] == "AIRFLOW_CONN_KUBERNETES_DEFAULT"
+
+
+@pytest.mark.parametrize(("path", "sub_path"), [
+    ("teams/{team}", "teams"),  # every team's folder is below teams/
+    ("{team}", ""),  # the repository root
+    ("./dags/teams/{team}/current", "dags/teams"),
+    ("dags/team-{team}", "dags"),  # the placeholder inside a folder name
+    ("dags", "dags"),  # no placeholder: all teams share the folder
+    (".", ""),
+])
+def test_sub_path(tmp_path: Path, path: str, sub_path: str) -> None:
+    text = PLATFORMS["git"].replace("teams/{team}", path)
+    assert values_of(tmp_path, text)["dags"]["gitSync"]["subPath"] == sub_path
+
+
+@pytest.mark.parametrize("path", ["../{team}", "/srv/dags/{team}", "teams/{name}",
+                                  "teams\\n[core]\\nexecutor = x/{team}"])
+def test_a_path_outside_the_repository_or_with_control_characters_is_refused(
+        tmp_path: Path, path: str) -> None:
+    text = PLATFORMS["git"].replace('"teams/{team}"', json.dumps(path).replace("\\\\", "\\"))
+    with pytest.raises(platform.UserError, match="must be a relative folder"):
+        values_of(tmp_path, text)
+
+
+def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
+    repo = 'https://git.example.org/d"a\'ta.git\nmalicious: {{ .Release.Name }}'
+    text = PLATFORMS["git"].replace('"https://ci-bot:s3cret@git.example.org/data/dags.git"',
+                                    json.dumps(repo)).replace("branch: dags",
+                                                              'branch: "x\\"\\n- y"')
+    dumped = dump_all([values_of(tmp_path, text)])
+    back = yaml.safe_load(dumped)
+    assert back["dags"]["gitSync"]["repo"] == repo
+    assert back["dags"]["gitSync"]["branch"] == back["dags"]["gitSync"]["ref"] == 'x"\n- y'
+    assert set(back) == {"dags", "env", "workers"}
+
+
+def test_a_connection_id_that_cannot_be_an_env_name_is_refused(tmp_path: Path) -> None:
+    text = PLATFORMS["configmap"].replace("k8s_in_cluster", '"k8s: {x}"')
+    with pytest.raises(platform.UserError) as caught:
+        values_of(tmp_path, text)
+    assert caught.value.render().endswith(
+        ": airflow.kubernetes_conn_id 'k8s: {x}' cannot be named in an environment variable "
+        "(AIRFLOW_CONN_<ID>)\n  hint: use letters, digits, '_', '.' and '-', "
+        "e.g. kubernetes_default")
+
+
+def test_docker_task_runner_needs_no_connection(tmp_path: Path) -> None:
+    values = values_of(tmp_path, PLATFORMS["git"] + "  task_runner: docker\n")
+    assert "env" not in values
+
+
+def test_command(run, tmp_path: Path) -> None:
+    config = write(tmp_path / "platform.yaml", PLATFORMS["configmap"])
+    printed = run("platform", "airflow-values", "--platform", str(config), cwd=tmp_path)
+    assert printed.code == 0 and printed.out == (GOLDEN / "configmap.yaml").read_text()
+    out = tmp_path / "out" / "values.yaml"
+    written = run("platform", "airflow-values", "-o", str(out), "--worker-service-account",
+                  "runner.airflow", "--platform", str(config), cwd=tmp_path)
+    assert written.code == 0 and written.out == f"{out}\n"
+    assert yaml.safe_load(out.read_text())["workers"]["serviceAccount"]["name"] == (
+        "runner.airflow")
+    assert os.listdir(out.parent) == ["values.yaml"]  # no temporary file left behind
+    bad = run("platform", "airflow-values", "--worker-service-account", "Bad_Name",
+              "--platform", str(config), cwd=tmp_path)
+    assert bad.code == 2 and "'Bad_Name' is not a valid ServiceAccount name" in bad.err
+
+
+def test_directory_delivery_is_a_user_error_with_a_hint(run, tmp_path: Path) -> None:
+    write(tmp_path / "platform.yaml", HEAD + "airflow:\n  dags:\n    directory: /srv/dags\n")
+    result = run("platform", "airflow-values", "--platform", "platform.yaml", cwd=tmp_path)
+    assert result.code == 1 and result.out == ""
+    assert result.err == (
+        "platform.yaml:9:16: airflow.dags is a directory ('/srv/dags'): there are no Helm "
+        "values to generate for it\n"
+        "  hint: mount that folder as the DAGs folder of every Airflow component (for "
+        "example dags.persistence with an existing claim), or deliver DAGs with "
+        "airflow.dags.git or airflow.dags.configmap\n")
