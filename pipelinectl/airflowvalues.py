@@ -70,7 +70,8 @@ def values(platform: Platform, worker_service_account: str) -> dict[str, Any]:
 
 def sidecar_service_accounts(worker_service_account: str) -> tuple[str, ...]:
     """The ServiceAccounts of the pods that carry the ConfigMap sidecar."""
-    return (SCHEDULER_SERVICE_ACCOUNT, DAG_PROCESSOR_SERVICE_ACCOUNT, worker_service_account)
+    names = (SCHEDULER_SERVICE_ACCOUNT, DAG_PROCESSOR_SERVICE_ACCOUNT, worker_service_account)
+    return tuple(dict.fromkeys(names))
 
 
 def git_sync(platform: Platform) -> dict[str, Any]:

@@ -32,6 +32,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _dns_label(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a DNS-1123 label (a namespace name)")
+    return text
+
+
 def _service_account(text: str) -> str:
     label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
     if len(text) > 253 or not re.fullmatch(rf"{label}(\.{label})*", text):
@@ -208,7 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     team_manifests.add_argument("--team", action="append", metavar="T",
                                 help="only this team (repeatable; default: every team)")
     team_manifests.add_argument("--output", "-o", metavar="DIR",
-                                help="write DIR/<team>.yaml instead of printing")
+                                help="write DIR/<team>.yaml (and DIR/_airflow.yaml) instead "
+                                     "of printing")
+    team_manifests.add_argument("--airflow-namespace", metavar="NS", type=_dns_label,
+                                help="namespace Airflow runs in (default: the "
+                                     "airflow.dags.configmap namespace, else airflow)")
+    _worker_account_option(team_manifests)
     _platform_option(team_manifests)
     values = admin_sub.add_parser(
         "airflow-values", help="values for the Apache Airflow Helm chart",

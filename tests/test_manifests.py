@@ -11,10 +11,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from pipelinectl import manifests, platform
+from pipelinectl import airflowrbac, deploy, manifests, platform
 from pipelinectl.render.yamlout import dump_all
 from tests import test_deploy_core as core
-from tests.conftest import REPO, write
+from tests.conftest import REPO, valid_pipeline, write
 from tests.support.fakekube import FakeKube
 from tests.test_deploy_core import fake  # noqa: F401 - a fixture
 
@@ -34,6 +34,17 @@ teams:
 """
 
 
+AIRFLOW_GOLDEN = GOLDEN / "airflow"
+# The same teams on a platform with Airflow: ConfigMap delivery and the kubernetes task runner.
+AIRFLOW_PLATFORM = PLATFORM + """\
+airflow:
+  dags:
+    configmap: {namespace: airflow-dags}
+  task_runner: kubernetes
+"""
+AIRFLOW_FILES = ["_airflow", "default", "epi-surveillance"]
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> platform.Platform:
     return platform.load(str(write(tmp_path / "platform.yaml", PLATFORM)))
@@ -49,11 +60,80 @@ def test_golden(config: platform.Platform, team: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
+def airflow_documents(config: platform.Platform, name: str,
+                      accounts: airflowrbac.AirflowAccounts) -> list[dict[str, object]]:
+    if name == "_airflow":
+        return airflowrbac.platform_objects(config, accounts)
+    return manifests.team_manifests(config, name) + airflowrbac.team_objects(config, name,
+                                                                              accounts)
+
+
+@pytest.mark.parametrize("name", AIRFLOW_FILES)
+def test_golden_with_airflow(tmp_path: Path, name: str) -> None:
+    config = platform.load(str(write(tmp_path / "platform.yaml", AIRFLOW_PLATFORM)))
+    accounts = airflowrbac.AirflowAccounts("airflow-dags", "airflow-worker")
+    text = dump_all(airflow_documents(config, name, accounts))
+    path = AIRFLOW_GOLDEN / f"{name}.yaml"
+    if os.environ.get("PIPELINECTL_UPDATE_GOLDEN"):
+        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("version", ["1.27.0", kubernetes_validate.utils.latest_version()])
-@pytest.mark.parametrize("team", ["default", "epi-surveillance"])
-def test_passes_kubernetes_schema_strictly(team: str, version: str) -> None:
-    for document in yaml.safe_load_all((GOLDEN / f"{team}.yaml").read_text(encoding="utf-8")):
+@pytest.mark.parametrize("path", [GOLDEN / "default.yaml", GOLDEN / "epi-surveillance.yaml",
+                                  *(AIRFLOW_GOLDEN / f"{n}.yaml" for n in AIRFLOW_FILES)],
+                         ids=lambda p: p.relative_to(GOLDEN).as_posix())
+def test_passes_kubernetes_schema_strictly(path: Path, version: str) -> None:
+    for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
         kubernetes_validate.validate(document, version, strict=True)
+
+
+def test_airflow_rbac(tmp_path: Path) -> None:
+    config = platform.load(str(write(tmp_path / "platform.yaml", AIRFLOW_PLATFORM)))
+    accounts = airflowrbac.AirflowAccounts("airflow-dags", "airflow-worker")
+    objects = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
+               for o in airflowrbac.team_objects(config, "epi-surveillance", accounts)}
+    assert sorted(objects) == [
+        ("ClusterRole", "", "pipelinectl-deployer-epi-surveillance-dags"),
+        ("ClusterRoleBinding", "", "pipelinectl-deployer-epi-surveillance-dags"),
+        ("Role", "airflow-dags", "pipelinectl-deployer-epi-surveillance"),
+        ("Role", "epi-surveillance", "pipelinectl-airflow-pods"),
+        ("RoleBinding", "airflow-dags", "pipelinectl-deployer-epi-surveillance"),
+        ("RoleBinding", "epi-surveillance", "pipelinectl-airflow-pods")]
+    pods = objects[("Role", "epi-surveillance", "pipelinectl-airflow-pods")]["rules"]
+    assert {(r["resources"][0], v) for r in pods for v in r["verbs"]} == {
+        ("pods", "create"), ("pods", "get"), ("pods", "list"), ("pods", "patch"),
+        ("pods", "delete"), ("pods/log", "get"), ("events", "list")}  # no pods/exec
+    binding = objects[("RoleBinding", "epi-surveillance", "pipelinectl-airflow-pods")]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker",
+                                    "namespace": "airflow-dags"}]
+    deployer = objects[("RoleBinding", "airflow-dags", "pipelinectl-deployer-epi-surveillance")]
+    assert deployer["subjects"] == [{"kind": "ServiceAccount", "name": "pipelinectl-deployer",
+                                     "namespace": "epi-surveillance"}]
+    role = objects[("Role", "airflow-dags", "pipelinectl-deployer-epi-surveillance")]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "verbs": ["delete", "get", "list", "patch"]}]
+    sidecar = airflowrbac.platform_objects(config, accounts)
+    assert sidecar[0]["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                                    "verbs": ["get", "list", "watch"]}]
+    assert [s["name"] for s in sidecar[1]["subjects"]] == [
+        "airflow-scheduler", "airflow-dag-processor", "airflow-worker"]
+
+
+@pytest.mark.parametrize(("airflow", "expected"), [
+    ("", []),  # no airflow section: DAGs go to a local folder, no Airflow in the cluster
+    ("airflow:\n  dags: {git: {repo: r}}\n", ["Role", "RoleBinding"]),
+    ("airflow:\n  dags: {git: {repo: r}}\n  task_runner: docker\n", []),
+    ("airflow:\n  dags: {directory: /srv/dags}\n", ["Role", "RoleBinding"]),
+])
+def test_which_airflow_objects(tmp_path: Path, airflow: str, expected: list[str]) -> None:
+    config = platform.load(str(write(tmp_path / "platform.yaml", PLATFORM + airflow)))
+    accounts = airflowrbac.AirflowAccounts("airflow", "airflow-worker")
+    kinds = [o["kind"] for o in airflowrbac.team_objects(config, "default", accounts)]
+    assert kinds == expected
+    assert airflowrbac.platform_objects(config, accounts) == []
 
 
 def test_command(run, tmp_path: Path) -> None:
@@ -71,6 +151,32 @@ def test_command(run, tmp_path: Path) -> None:
                   str(tmp_path / "platform.yaml"), cwd=tmp_path)
     assert unknown.code == 1
     assert unknown.err.startswith("error: no team 'epi' in ")
+
+
+def test_command_with_airflow(run, tmp_path: Path) -> None:
+    write(tmp_path / "platform.yaml", AIRFLOW_PLATFORM)
+    written = run("platform", "manifests", "-o", "out", "--platform", "platform.yaml",
+                  cwd=tmp_path)
+    assert written.code == 0
+    assert written.out.splitlines() == ["out/default.yaml", "out/epi-surveillance.yaml",
+                                        "out/_airflow.yaml"]  # the Airflow-level part, last
+    for name in AIRFLOW_FILES:
+        assert (tmp_path / "out" / f"{name}.yaml").read_text() == (
+            AIRFLOW_GOLDEN / f"{name}.yaml").read_text()
+    one = run("platform", "manifests", "--team", "default", "--platform", "platform.yaml",
+              cwd=tmp_path)  # one team: no Airflow-level objects
+    assert one.code == 0 and one.out == (AIRFLOW_GOLDEN / "default.yaml").read_text()
+    elsewhere = run("platform", "manifests", "--team", "default", "--airflow-namespace",
+                    "airflow-prod", "--worker-service-account", "runner", "--platform",
+                    "platform.yaml", cwd=tmp_path)
+    [binding] = [o for o in yaml.safe_load_all(elsewhere.out) if o["kind"] == "RoleBinding"
+                 and o["metadata"]["name"] == "pipelinectl-airflow-pods"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "runner",
+                                    "namespace": "airflow-prod"}]
+    hostile = run("platform", "manifests", "--airflow-namespace", "x\nkind: ClusterRole",
+                  "--platform", "platform.yaml", cwd=tmp_path)
+    assert hostile.code == 2 and hostile.out == ""
+    assert "is not a DNS-1123 label (a namespace name)" in hostile.err
 
 
 _RESOURCE = re.compile(r"^/(?:api/v1|apis/(?P<group>[^/]+)/v1)/namespaces/(?P<ns>[^/]+)/"
@@ -113,3 +219,50 @@ def test_the_deployer_role_is_exactly_what_the_commands_use(git_repo: Path, fake
     granted = {(group, resource, verb) for group, resource, verbs in manifests.DEPLOYER_RULES
                for verb in verbs}
     assert used == granted
+
+
+def test_the_deployers_configmap_role_is_what_deploy_uses_there(git_repo: Path,
+                                                                 fake: FakeKube,  # noqa: F811
+                                                                 tmp_path: Path) -> None:
+    from pipelinectl import targets
+    from pipelinectl.discover import find_pipelines
+    from pipelinectl.validation import load_pipelines
+
+    config = platform.load(str(write(tmp_path / "platform.yaml", PLATFORM.replace(
+        "  default: {namespace: default}\n", "  default: {namespace: default}\n"
+        "airflow: {dags: {configmap: {namespace: airflow}}}\n"))))
+    fake.add_namespace("airflow")
+    for verb, resource in (("patch", "cronjobs"), ("delete", "cronjobs"), ("get", "secrets")):
+        fake.denied.add((verb, resource, "airflow"))  # what the generated Role does not grant
+    spec = core.SPEC.replace("tasks:", "engine: airflow\ntasks:")
+    for name, cron in (("etl", "0 7 * * *"), ("etl", "0 8 * * *"), ("etl2", "0 8 * * *")):
+        for old in git_repo.iterdir():
+            if old.name.startswith("etl"):
+                core.git(git_repo, "rm", "-rq", old.name)
+        valid_pipeline(git_repo / name, spec.format(name=name, cron=cron, secrets="db"))
+        core.git(git_repo, "add", "-A")
+        core.git(git_repo, "commit", "-qm", f"{name} {cron}")
+        head = core.git(git_repo, "rev-parse", "HEAD")
+        wanted = [targets.desired(p, config, core.IMAGE.format(name=p.metadata.name), head)
+                  for p in load_pipelines(find_pipelines([], git_repo), config, None, git_repo)]
+        deploy.run(wanted, core.context(git_repo, tmp_path / "kubeconfig"), True)
+    used = set()
+    for request in fake.requests:
+        match = _RESOURCE.match(request.path)
+        if match and match.group("ns") == "airflow":
+            verb = _VERB[request.method]
+            if request.method == "GET" and match.group("name") is None:
+                verb = "list"
+            used.add((match.group("group") or "", match.group("resource"), verb))
+    granted = {(group, resource, verb) for group, resource, verbs
+               in airflowrbac.DEPLOYER_CONFIGMAP_RULES for verb in verbs}
+    # get: plan reads the live DAG ConfigMap (commands/plan.py), deploy lists them.
+    assert used | {("", "configmaps", "get")} == granted
+    namespace_reads = [r for r in fake.requests if r.path == "/api/v1/namespaces/airflow"]
+    assert namespace_reads and all(r.method == "GET" for r in namespace_reads)
+    cluster_role = [o for o in airflowrbac.team_objects(
+        config, "default", airflowrbac.AirflowAccounts("airflow", "airflow-worker"))
+        if o["kind"] == "ClusterRole"]
+    assert [r["rules"] for r in cluster_role] == [[{
+        "apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["airflow"],
+        "verbs": ["get"]}]]

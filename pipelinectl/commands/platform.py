@@ -1,5 +1,5 @@
-"""`pipelinectl platform manifests` (what the platform admin applies once per team) and
-`pipelinectl platform airflow-values` (values for the Airflow Helm chart)."""
+"""`pipelinectl platform manifests` (what the platform admin applies once per team, and once
+for Airflow) and `pipelinectl platform airflow-values` (values for the Airflow Helm chart)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import airflowvalues, manifests, platform
+from pipelinectl import airflowrbac, airflowvalues, manifests, platform
 from pipelinectl.errors import EXIT_OK, UserError, did_you_mean
 from pipelinectl.render.yamlout import dump_all
+
+AIRFLOW_FILE = "_airflow.yaml"  # never a team's file: a team name is a DNS label
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
@@ -30,7 +32,14 @@ def _manifests(args: argparse.Namespace, config: platform.Platform) -> int:
         if team not in config.teams:
             raise UserError(f"no team {team!r} in {config.file}",
                             hint=did_you_mean(team, teams) or f"its teams: {', '.join(teams)}")
-    files = [(f"{team}.yaml", manifests.team_manifests(config, team)) for team in chosen]
+    accounts = airflowrbac.AirflowAccounts(
+        args.airflow_namespace or airflowrbac.default_namespace(config),
+        args.worker_service_account)
+    files = [(f"{team}.yaml", manifests.team_manifests(config, team) +
+              airflowrbac.team_objects(config, team, accounts)) for team in chosen]
+    shared = [] if args.team else airflowrbac.platform_objects(config, accounts)
+    if shared:
+        files.append((AIRFLOW_FILE, shared))
     for name, documents in files:
         _emit(dump_all(documents), Path(args.output) / name if args.output else None)
     return EXIT_OK
