@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import yaml
 from pipelinectl import airflowvalues, platform
 from pipelinectl.render.yamlout import dump_all
 from tests.conftest import REPO, write
+from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture
 
 GOLDEN = REPO / "tests" / "golden" / "airflow-values"
 CHART = REPO / "tests" / "fixtures" / "airflow-chart"
@@ -212,3 +214,17 @@ def test_directory_delivery_is_a_user_error_with_a_hint(run, tmp_path: Path) -> 
         "  hint: mount that folder as the DAGs folder of every Airflow component (for "
         "example dags.persistence with an existing claim), or deliver DAGs with "
         "airflow.dags.git or airflow.dags.configmap\n")
+
+
+def test_a_real_airflow_reads_the_connection_as_in_cluster(airflow_python: str,  # noqa: F811
+                                                           tmp_path: Path) -> None:
+    [entry] = golden("configmap")["env"]
+    probe = ("from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook\n"
+             "hook = KubernetesHook(conn_id='k8s_in_cluster')\n"
+             "print(hook.get_connection('k8s_in_cluster').conn_type, "
+             "hook._get_field('in_cluster'))\n")
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+           entry["name"]: entry["value"]}
+    done = subprocess.run([airflow_python, "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.split() == ["kubernetes", "True"]
