@@ -17,7 +17,8 @@ RBAC of `platform manifests` binds, and the connection KubernetesPodOperator use
 
 Values from the platform file are data: dict values written by the YAML emitter. The chart
 pastes a few of them where quoting does not protect them (subPath into airflow.cfg, env names
-unquoted), so those are checked first.
+unquoted), so those are checked first; and `{{`, which Helm's `tpl` would evaluate, is refused
+in the git settings.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def sidecar_service_accounts(worker_service_account: str) -> tuple[str, ...]:
 def git_sync(platform: Platform) -> dict[str, Any]:
     delivery = platform.airflow.dags
     assert delivery.repo is not None  # the schema requires it
-    return {
+    sync = {
         "enabled": True,
         "repo": strip_credentials(delivery.repo),
         "branch": delivery.branch,  # git-sync v3
@@ -87,6 +88,14 @@ def git_sync(platform: Platform) -> dict[str, Any]:
         "subPath": git_sub_path(platform),
         "period": GIT_SYNC_PERIOD,
     }
+    for field in ("repo", "branch", "subPath"):
+        if "{{" in str(sync[field]):  # never a real URL, branch or folder
+            key = {"subPath": "path"}.get(field, field)
+            raise UserError(f"airflow.dags.git.{key} contains '{{{{': Helm could evaluate it "
+                            "as a template", hint="name the repository, branch and folder "
+                                                  "without '{{'",
+                            location=platform.source.at(("airflow", "dags", "git", key)))
+    return sync
 
 
 def git_sub_path(platform: Platform) -> str:

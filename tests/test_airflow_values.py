@@ -162,7 +162,7 @@ def test_a_path_outside_the_repository_or_with_control_characters_is_refused(
 
 
 def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
-    repo = 'https://git.example.org/d"a\'ta.git\nmalicious: {{ .Release.Name }}'
+    repo = 'https://git.example.org/d"a\'ta.git\nmalicious: [x] # ${HOME} {x}'
     text = PLATFORMS["git"].replace('"https://ci-bot:s3cret@git.example.org/data/dags.git"',
                                     json.dumps(repo)).replace("branch: dags",
                                                               'branch: "x\\"\\n- y"')
@@ -171,6 +171,16 @@ def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
     assert back["dags"]["gitSync"]["repo"] == repo
     assert back["dags"]["gitSync"]["branch"] == back["dags"]["gitSync"]["ref"] == 'x"\n- y'
     assert set(back) == {"dags", "env", "workers"}
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("git.example.org/data", "git.example.org/{{ .Release.Name }}"),
+    ("branch: dags", 'branch: "{{ .Values.x }}"'),
+    ("teams/{team}", "t{{{{x}}}}/{team}"),
+])
+def test_what_helm_would_evaluate_is_refused(tmp_path: Path, old: str, new: str) -> None:
+    with pytest.raises(platform.UserError, match="Helm could evaluate it as a template"):
+        values_of(tmp_path, PLATFORMS["git"].replace(old, new))
 
 
 def test_a_connection_id_that_cannot_be_an_env_name_is_refused(tmp_path: Path) -> None:
