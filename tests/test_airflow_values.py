@@ -78,14 +78,6 @@ def test_only_keys_the_chart_has(kind: str) -> None:
         jsonschema.Draft7Validator(schema).validate({**golden(kind), "schedulr": {}})
 
 
-@pytest.mark.parametrize("kind", sorted(PLATFORMS))
-def test_the_charts_own_schema(kind: str) -> None:
-    full = CHART / "values.schema.json"
-    if not full.is_file():
-        pytest.skip("the chart's values.schema.json is not vendored (fixtures/airflow-chart)")
-    jsonschema.Draft7Validator(json.loads(full.read_text())).validate(golden(kind))
-
-
 @pytest.mark.parametrize("component", ["scheduler", "dagProcessor", "workers"])
 def test_sidecar_pods_pass_kubernetes_schema_strictly(component: str) -> None:
     # The chart puts the extra containers, volumes and mounts into its pods: a pod with an
