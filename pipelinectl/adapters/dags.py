@@ -11,14 +11,13 @@ its PIPELINE literal carries the ownership labels.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import changes
+from pipelinectl import changes, files
 from pipelinectl.adapters.git import strip_credentials
 from pipelinectl.errors import UserError
 from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL
@@ -55,12 +54,7 @@ class DirectoryDelivery:
 
     def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None:
         for path, text in sorted(writes.items()):
-            target = self.root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
-                                             prefix=".pipelinectl-", delete=False) as handle:
-                handle.write(text)
-            os.replace(handle.name, target)
+            files.write_text(self.root / path, text)
         for path in deletes:
             (self.root / path).unlink(missing_ok=True)
 

@@ -9,14 +9,13 @@ Secrets are not checked (a local run reads them with `run --secrets-dir`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pipelinectl import files
 from pipelinectl.adapters.kube import APPLIED_HASH, applied_hash
 from pipelinectl.render.yamlout import dump_all
 
@@ -55,11 +54,7 @@ class DirectoryKube:
         body["metadata"].setdefault("annotations", {})[APPLIED_HASH] = digest
         meta = body["metadata"]
         path = self._path(body["kind"], meta["namespace"], meta["name"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=".pipelinectl-", delete=False) as handle:
-            handle.write(dump_all([body]))
-        os.replace(handle.name, path)
+        files.write_text(path, dump_all([body]))
         return True
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:

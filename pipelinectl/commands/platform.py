@@ -4,14 +4,12 @@ for Airflow) and `pipelinectl platform airflow-values` (values for the Airflow H
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import airflowrbac, airflowvalues, manifests, platform
+from pipelinectl import airflowrbac, airflowvalues, files, manifests, platform
 from pipelinectl.errors import EXIT_OK, UserError, did_you_mean
 from pipelinectl.render.yamlout import dump_all
 
@@ -56,9 +54,5 @@ def _emit(text: str, target: Path | None) -> None:
     if target is None:
         sys.stdout.write(text)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
-                                     prefix=".pipelinectl-", delete=False) as handle:
-        handle.write(text)
-    os.replace(handle.name, target)
+    files.write_text(target, text)
     sys.stdout.write(f"{target}\n")

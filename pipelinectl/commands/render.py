@@ -9,13 +9,11 @@ stops the command before any file is written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import imagebuild, images
+from pipelinectl import files, imagebuild, images
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.commands import common
 from pipelinectl.discover import display_name
@@ -66,11 +64,7 @@ def _write(out: Path, rendered: list[outputs.Rendered], prune: bool) -> list[Pat
     written = []
     for item in rendered:
         target = out / item.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
-                                         prefix=".render-", delete=False) as handle:
-            handle.write(item.content)
-        os.replace(handle.name, target)
+        files.write_text(target, item.content)
         written.append(target)
     if prune:
         keep = set(written)
