@@ -4,7 +4,7 @@ RBAC of `platform manifests` binds, and the connection KubernetesPodOperator use
 
 - airflow.dags.git: `dags.gitSync` follows the branch. Its subPath is the folder part of
   `path` before the first folder that holds `{team}` (every team's folder lies below it), or
-  the whole path when there is no placeholder (all teams share that folder). A user name and
+  the whole path when it names no `{team}` (all teams share that folder). A user name and
   password in the repository URL are never written: give git-sync credentials as a Secret.
 - airflow.dags.configmap: a k8s-sidecar copies the ConfigMaps labelled pipelinectl.io/dag=true
   of that namespace into an emptyDir mounted at /opt/airflow/dags/pipelinectl, inside the
@@ -103,7 +103,7 @@ def git_sub_path(platform: Platform) -> str:
     path = platform.airflow.dags.path
     where = platform.source.at(("airflow", "dags", "git", "path"))
     problem = UserError(f"airflow.dags.git.path {path!r} must be a relative folder of the "
-                        "DAGs repository, with {team} as its only placeholder and no control "
+                        "DAGs repository, with no braces but {team} and no control "
                         "characters", location=where, hint="e.g. path: teams/{team}")
     if not path.isprintable():
         raise problem

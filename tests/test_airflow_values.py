@@ -135,8 +135,8 @@ def test_git_delivery(tmp_path: Path) -> None:
     ("teams/{team}", "teams"),  # every team's folder is below teams/
     ("{team}", ""),  # the repository root
     ("./dags/teams/{team}/current", "dags/teams"),
-    ("dags/team-{team}", "dags"),  # the placeholder inside a folder name
-    ("dags", "dags"),  # no placeholder: all teams share the folder
+    ("dags/team-{team}", "dags"),  # {team} inside a folder name
+    ("dags", "dags"),  # no {team}: all teams share the folder
     (".", ""),
 ])
 def test_sub_path(tmp_path: Path, path: str, sub_path: str) -> None:
@@ -147,10 +147,16 @@ def test_sub_path(tmp_path: Path, path: str, sub_path: str) -> None:
 @pytest.mark.parametrize("path", ["../{team}", "/srv/dags/{team}", "teams/{name}",
                                   "teams\\n[core]\\nexecutor = x/{team}"])
 def test_a_path_outside_the_repository_or_with_control_characters_is_refused(
-        tmp_path: Path, path: str) -> None:
+        tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     text = PLATFORMS["git"].replace('"teams/{team}"', json.dumps(path).replace("\\\\", "\\"))
-    with pytest.raises(platform.UserError, match="must be a relative folder"):
+    with pytest.raises(platform.UserError) as caught:
         values_of(tmp_path, text)
+    written = yaml.safe_load(text)["airflow"]["dags"]["git"]["path"]
+    assert caught.value.render() == (
+        f"platform.yaml:10:17: airflow.dags.git.path {written!r} must be a "
+        "relative folder of the DAGs repository, with no braces but {team} and no control "
+        "characters\n  hint: e.g. path: teams/{team}")
 
 
 def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
@@ -165,14 +171,19 @@ def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
     assert set(back) == {"dags", "env", "workers"}
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("git.example.org/data", "git.example.org/{{ .Release.Name }}"),
-    ("branch: dags", 'branch: "{{ .Values.x }}"'),
-    ("teams/{team}", "t{{{{x}}}}/{team}"),
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("git.example.org/data", "git.example.org/{{ .Release.Name }}", "9:17: airflow.dags.git.repo"),
+    ("branch: dags", 'branch: "{{ .Values.x }}"', "9:80: airflow.dags.git.branch"),
+    ("teams/{team}", "t{{{{x}}}}/{team}", "10:17: airflow.dags.git.path"),
 ])
-def test_what_helm_would_evaluate_is_refused(tmp_path: Path, old: str, new: str) -> None:
-    with pytest.raises(platform.UserError, match="Helm could evaluate it as a template"):
+def test_what_helm_would_evaluate_is_refused(tmp_path: Path, old: str, new: str, where: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(platform.UserError) as caught:
         values_of(tmp_path, PLATFORMS["git"].replace(old, new))
+    assert caught.value.render() == (
+        f"platform.yaml:{where} contains '{{{{': Helm could evaluate it as a "
+        "template\n  hint: name the repository, branch and folder without '{{'")
 
 
 def test_a_connection_id_that_cannot_be_an_env_name_is_refused(tmp_path: Path) -> None:
