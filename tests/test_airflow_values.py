@@ -17,6 +17,7 @@ import yaml
 from pipelinectl import airflowvalues, platform
 from pipelinectl.render.yamlout import dump_all
 from tests.conftest import REPO, write
+from tests.support import golden
 from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture
 
 GOLDEN = REPO / "tests" / "golden" / "airflow-values"
@@ -56,15 +57,10 @@ def values_of(tmp_path: Path, text: str, worker: str = "airflow-worker") -> dict
 @pytest.mark.parametrize("kind", sorted(PLATFORMS))
 def test_golden(tmp_path: Path, kind: str) -> None:
     text = dump_all([values_of(tmp_path, PLATFORMS[kind])])
-    path = GOLDEN / f"{kind}.yaml"
-    if os.environ.get("PIPELINECTL_UPDATE_GOLDEN"):
-        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check(GOLDEN / f"{kind}.yaml", text)
 
 
-def golden(kind: str) -> dict[str, Any]:
+def golden_values(kind: str) -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((GOLDEN / f"{kind}.yaml").read_text())
     return loaded
 
@@ -73,16 +69,16 @@ def golden(kind: str) -> dict[str, Any]:
 def test_only_keys_the_chart_has(kind: str) -> None:
     schema = json.loads((CHART / "values-subset.schema.json").read_text())
     jsonschema.Draft7Validator.check_schema(schema)
-    jsonschema.Draft7Validator(schema).validate(golden(kind))
+    jsonschema.Draft7Validator(schema).validate(golden_values(kind))
     with pytest.raises(jsonschema.ValidationError):  # the subset is closed: a typo fails
-        jsonschema.Draft7Validator(schema).validate({**golden(kind), "schedulr": {}})
+        jsonschema.Draft7Validator(schema).validate({**golden_values(kind), "schedulr": {}})
 
 
 @pytest.mark.parametrize("component", ["scheduler", "dagProcessor", "workers"])
 def test_sidecar_pods_pass_kubernetes_schema_strictly(component: str) -> None:
     # The chart puts the extra containers, volumes and mounts into its pods: a pod with an
     # Airflow container stands in for them.
-    part = golden("configmap")[component]
+    part = golden_values("configmap")[component]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stand-in"},
            "spec": {"containers": [{"name": "airflow", "image": "apache/airflow:3.0.5",
                                     "volumeMounts": part["extraVolumeMounts"]},
@@ -93,7 +89,7 @@ def test_sidecar_pods_pass_kubernetes_schema_strictly(component: str) -> None:
 
 
 def test_configmap_delivery_reads_the_dag_configmaps(tmp_path: Path) -> None:
-    values = golden("configmap")
+    values = golden_values("configmap")
     for component in ("scheduler", "dagProcessor", "workers"):
         part = values[component]
         containers = part.get("extraContainers", []) + part.get("extraInitContainers", [])
@@ -121,7 +117,7 @@ def test_configmap_delivery_reads_the_dag_configmaps(tmp_path: Path) -> None:
 
 
 def test_git_delivery(tmp_path: Path) -> None:
-    values = golden("git")
+    values = golden_values("git")
     sync = values["dags"]["gitSync"]
     assert sync["repo"] == "https://git.example.org/data/dags.git"  # no credentials
     assert (sync["branch"], sync["ref"], sync["subPath"]) == ("dags", "dags", "teams")
@@ -231,7 +227,7 @@ def test_directory_delivery_is_a_user_error_with_a_hint(run, tmp_path: Path) -> 
 
 def test_a_real_airflow_reads_the_connection_as_in_cluster(airflow_python: str,  # noqa: F811
                                                            tmp_path: Path) -> None:
-    [entry] = golden("configmap")["env"]
+    [entry] = golden_values("configmap")["env"]
     probe = ("from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook\n"
              "hook = KubernetesHook(conn_id='k8s_in_cluster')\n"
              "print(hook.get_connection('k8s_in_cluster').conn_type, "

@@ -3,7 +3,6 @@ that grants exactly what the commands do (read from the fake API server's reques
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pipelinectl import airflowrbac, deploy, manifests, platform
 from pipelinectl.render.yamlout import dump_all
 from tests import test_deploy_core as core
 from tests.conftest import REPO, valid_pipeline, write
+from tests.support import golden
 from tests.support.fakekube import FakeKube
 from tests.test_deploy_core import fake  # noqa: F401 - a fixture
 
@@ -53,11 +53,7 @@ def config(tmp_path: Path) -> platform.Platform:
 @pytest.mark.parametrize("team", ["default", "epi-surveillance"])
 def test_golden(config: platform.Platform, team: str) -> None:
     text = dump_all(manifests.team_manifests(config, team))
-    path = GOLDEN / f"{team}.yaml"
-    if os.environ.get("PIPELINECTL_UPDATE_GOLDEN"):
-        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check(GOLDEN / f"{team}.yaml", text)
 
 
 def airflow_documents(config: platform.Platform, name: str,
@@ -73,12 +69,7 @@ def test_golden_with_airflow(tmp_path: Path, name: str) -> None:
     config = platform.load(str(write(tmp_path / "platform.yaml", AIRFLOW_PLATFORM)))
     accounts = airflowrbac.AirflowAccounts("airflow-dags", "airflow-worker")
     text = dump_all(airflow_documents(config, name, accounts))
-    path = AIRFLOW_GOLDEN / f"{name}.yaml"
-    if os.environ.get("PIPELINECTL_UPDATE_GOLDEN"):
-        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check(AIRFLOW_GOLDEN / f"{name}.yaml", text)
 
 
 @pytest.mark.parametrize("version", ["1.27.0", kubernetes_validate.utils.latest_version()])

@@ -16,10 +16,10 @@ from pipelinectl.discover import find_pipelines
 from pipelinectl.render import airflow
 from pipelinectl.validation import validate_files
 from tests.conftest import REPO
+from tests.support import golden
 from tests.test_render_cronjob import target
 
 GOLDEN = REPO / "tests" / "golden" / "airflow"
-UPDATE = os.environ.get("PIPELINECTL_UPDATE_GOLDEN") == "1"
 PWNED = Path("/tmp/pipelinectl-pwned")
 RUNNERS = ("kubernetes", "docker")
 
@@ -54,13 +54,8 @@ def test_every_airflow_pipeline_has_golden_files() -> None:
 @pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("name", sorted(PIPELINES))
 def test_golden(name: str, runner: str) -> None:
-    path = GOLDEN / f"{name}.{runner}.py"
     text = rendered(name, runner)
-    if UPDATE:
-        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check(GOLDEN / f"{name}.{runner}.py", text)
     assert rendered(name, runner) == text
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import kubernetes_validate
@@ -16,9 +15,9 @@ from pipelinectl.render import cronjob, labels
 from pipelinectl.render.yamlout import dump_all
 from pipelinectl.validation import validate_files
 from tests.conftest import REPO
+from tests.support import golden
 
 GOLDEN = REPO / "tests" / "golden" / "cronjob"
-UPDATE = os.environ.get("PIPELINECTL_UPDATE_GOLDEN") == "1"
 SOURCES = [REPO / "examples", REPO / "tests" / "fixtures" / "valid"]
 
 
@@ -51,13 +50,8 @@ def test_every_cronjob_pipeline_has_a_golden_file() -> None:
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
 def test_golden(name: str) -> None:
-    path = GOLDEN / f"{name}.yaml"
     text = rendered(name)
-    if UPDATE:
-        assert not os.environ.get("CI"), "golden files are never regenerated in CI"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check(GOLDEN / f"{name}.yaml", text)
     assert rendered(name) == text  # byte-identical on every run
 
 
