@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,20 @@ import yaml
 
 import pipelinectl
 from tests.conftest import write
-from tests.support.citools import DOCKER, REPO, build_tool_image, check_jsonschema, npm_tool
+from tests.support.citools import (
+    DOCKER,
+    REPO,
+    SPEC,
+    TOOL_IMAGE,
+    check_jsonschema,
+    epi_cluster,  # noqa: F401 - a fixture
+    image,
+    npm_tool,
+    team_repository,
+    tool_image,  # noqa: F401 - a fixture
+)
 from tests.support.fakekube import FakeKube
 from tests.test_build_docker import HOST, PREFIX, git, services  # noqa: F401
-from tests.test_ci_gitlab import PLATFORM, SPEC, image
 
 WORKFLOW = REPO / ".github" / "workflows" / "pipelinectl.yml"
 ACTION = REPO / "ci" / "github" / "action.yml"
@@ -78,34 +87,9 @@ def test_workflow_deploys_one_at_a_time_with_full_history() -> None:
 
 # -- the action's step, run the way a container job runs it --------------------------------
 
-@pytest.fixture(scope="module")
-def tool_image(services: None) -> str:  # noqa: F811
-    return build_tool_image()
-
-
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[FakeKube]:
-    fake = FakeKube()
-    fake.start()
-    fake.add_namespace("epi")
-    fake.kubeconfig(tmp_path / "kubeconfig", namespace="epi")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def checkout(tmp_path: Path, tool_image: str) -> Path:
-    folder = tmp_path / "covid"
-    git(tmp_path, "init", "-q", "-b", "main", str(folder))
-    write(folder / "cases" / "pipeline.yaml", SPEC.format(schedule="0 6 * * *"))
-    write(folder / "cases" / "Dockerfile", "FROM pipelinectl-test/debian:bookworm\n"
-                                          "COPY count.sh /app/\nWORKDIR /app\nUSER 10001\n")
-    write(folder / "cases" / "count.sh", "echo 42 cases\n")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-qm", "A")
-    write(tmp_path / "platform.yaml", PLATFORM.format(
-        registry=f"{HOST}/{PREFIX}/github-{tmp_path.name}"))
-    return folder
+def checkout(tmp_path: Path, tool_image: str) -> Path:  # noqa: F811
+    return team_repository(tmp_path, f"{HOST}/{PREFIX}/github-{tmp_path.name}")
 
 
 def action_step(checkout: Path, command: str, ref: str = "main"
@@ -132,12 +116,13 @@ def action_step(checkout: Path, command: str, ref: str = "main"
             "-w", str(checkout)]
     for name, value in env.items():
         argv += ["-e", f"{name}={value}"]
-    done = subprocess.run([*argv, "pipelinectl-test/tool:ci", "bash", "-c", step["run"]],
+    done = subprocess.run([*argv, TOOL_IMAGE, "bash", "-c", step["run"]],
                           capture_output=True, text=True, timeout=600)
     return done, summary.read_text()
 
 
-def test_check_annotates_an_invalid_spec(checkout: Path, cluster: FakeKube) -> None:
+def test_check_annotates_an_invalid_spec(checkout: Path,
+                                         epi_cluster: FakeKube) -> None:  # noqa: F811
     write(checkout / "cases" / "pipeline.yaml", SPEC.format(schedule="0 6 * * *").replace(
         "[sh, count.sh]", "[sh, count.sh]\n    depends_on: [nothing]"))
     git(checkout, "commit", "-qam", "broken")
@@ -147,27 +132,27 @@ def test_check_annotates_an_invalid_spec(checkout: Path, cluster: FakeKube) -> N
                      r"tasks\[0\]\.depends_on\[0\]: unknown task 'nothing'", done.stdout,
                      re.MULTILINE), done.stdout
     assert summary == ""  # no plan of an invalid spec
-    assert cluster.writes() == []
+    assert epi_cluster.writes() == []
 
 
-def test_deploy_then_check_plans_then_revert_redeploys(checkout: Path,
-                                                       cluster: FakeKube) -> None:
+def test_deploy_then_check_plans_then_revert_redeploys(
+        checkout: Path, epi_cluster: FakeKube) -> None:  # noqa: F811
     deployed, summary = action_step(checkout, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     a = git(checkout, "rev-parse", "HEAD")
     assert summary.startswith("### pipelinectl deploy\n\n~~~~~~~~\n")
     assert "cases: image built; applied CronJob epi/cases\n" in summary
     assert f"deployed {a[:12]} to production\n~~~~~~~~\n" in summary
-    image_a = image(cluster)
+    image_a = image(epi_cluster)
 
     write(checkout / "cases" / "pipeline.yaml", SPEC.format(schedule="0 9 * * *"))
     git(checkout, "commit", "-qam", "B")
-    writes = len(cluster.writes())
+    writes = len(epi_cluster.writes())
     checked, summary = action_step(checkout, "check", ref="feature")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert summary.startswith("### pipelinectl plan\n\n**cases (CronJob epi/cases)**\n\n"
                               "- schedule 0 6 * * * (UTC) -&gt; 0 9 * * * (UTC)\n"), summary
-    assert len(cluster.writes()) == writes  # a check writes nothing
+    assert len(epi_cluster.writes()) == writes  # a check writes nothing
 
     deployed, summary = action_step(checkout, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -175,18 +160,18 @@ def test_deploy_then_check_plans_then_revert_redeploys(checkout: Path,
     rolled_back, summary = action_step(checkout, "deploy")
     assert rolled_back.returncode == 0, rolled_back.stdout + rolled_back.stderr
     assert "cases: image reused; applied CronJob epi/cases\n" in summary
-    assert image(cluster) == image_a
+    assert image(epi_cluster) == image_a
 
 
-def test_a_deploy_from_another_branch_fails_and_says_why(checkout: Path,
-                                                         cluster: FakeKube) -> None:
+def test_a_deploy_from_another_branch_fails_and_says_why(
+        checkout: Path, epi_cluster: FakeKube) -> None:  # noqa: F811
     done, summary = action_step(checkout, "deploy", ref="feature")
     assert done.returncode == 1
     assert summary == (
         "### pipelinectl deploy\n\n~~~~~~~~\nerror: branch feature deploys to no environment\n"
         "  hint: the platform maps main -> production; feature branches never deploy (in CI "
         "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME)\n~~~~~~~~\n")
-    assert cluster.writes() == []
+    assert epi_cluster.writes() == []
 
 
 def test_an_unknown_command_is_refused(checkout: Path) -> None:

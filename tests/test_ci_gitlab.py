@@ -27,38 +27,21 @@ from tests.conftest import write
 from tests.support.citools import (
     DOCKER,
     REPO,
-    TEST_BASE,
-    build_tool_image,
+    SPEC,
+    TOOL_IMAGE,
     check_jsonschema,
+    epi_cluster,  # noqa: F401 - a fixture
     gitlab_ci_local_util,
+    image,
     npm_tool,
+    schedule,
+    team_repository,
+    tool_image,  # noqa: F401 - a fixture
 )
 from tests.support.fakekube import FakeKube
 from tests.test_build_docker import HOST, PREFIX, git, services  # noqa: F401
 
 TEMPLATE = REPO / "ci" / "gitlab" / "pipelinectl.yml"
-
-PLATFORM = """\
-apiVersion: pipelinectl/v1
-kind: Platform
-registry: {registry}
-allowed_base_registries: [docker.io/pipelinectl-test]
-teams:
-  epi: {{namespace: epi, repos: [epi/covid]}}
-environments:
-  production: {{branch: main}}
-"""
-
-SPEC = """\
-apiVersion: pipelinectl/v1
-kind: Pipeline
-metadata: {{name: cases, team: epi}}
-image: {{dockerfile: Dockerfile}}
-schedule: "{schedule}"
-tasks:
-  - name: count
-    command: [sh, count.sh]
-"""
 
 CI_FILE = """\
 stages: [test, deploy]
@@ -71,37 +54,14 @@ include:
 """
 
 
-@pytest.fixture(scope="module")
-def tool_image(services: None) -> str:  # noqa: F811
-    gitlab_ci_local_util()
-    return build_tool_image()
-
-
 @pytest.fixture
-def project(tmp_path: Path, tool_image: str) -> Path:
+def project(tmp_path: Path) -> Path:
     """A team's repository with one pipeline, including the template as shipped."""
-    folder = tmp_path / "covid"
-    git(tmp_path, "init", "-q", "-b", "main", str(folder))
+    folder = team_repository(tmp_path, f"{HOST}/{PREFIX}/gitlab-{tmp_path.name}", {
+        "ci/pipelinectl.yml": TEMPLATE.read_text(),
+        ".gitlab-ci.yml": CI_FILE.format(image=TOOL_IMAGE)})
     git(folder, "remote", "add", "origin", "https://gitlab.example.org/epi/covid.git")
-    write(folder / "ci" / "pipelinectl.yml", TEMPLATE.read_text())
-    write(folder / ".gitlab-ci.yml", CI_FILE.format(image=tool_image))
-    write(folder / "cases" / "pipeline.yaml", SPEC.format(schedule="0 6 * * *"))
-    write(folder / "cases" / "Dockerfile", f"FROM {TEST_BASE}\nCOPY count.sh /app/\n"
-                                          "WORKDIR /app\nUSER 10001\n")
-    write(folder / "cases" / "count.sh", "echo 42 cases\n")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-qm", "A")
     return folder
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[FakeKube]:
-    fake = FakeKube()
-    fake.start()
-    fake.add_namespace("epi")
-    fake.kubeconfig(tmp_path / "kubeconfig", namespace="epi")
-    yield fake
-    fake.stop()
 
 
 class Notes(BaseHTTPRequestHandler):
@@ -134,10 +94,9 @@ def pipeline(project: Path, *variables: str) -> subprocess.CompletedProcess[str]
     """One gitlab-ci-local pipeline in the project, jobs in the tool image on the host network
     (the registry and the fake API server are on 127.0.0.1), the host's docker socket mounted
     and the test folder (platform config, kubeconfig) at the same path."""
+    gitlab_ci_local_util()
     shared = project.parent
     platform = shared / "platform.yaml"
-    if not platform.exists():
-        write(platform, PLATFORM.format(registry=f"{HOST}/{PREFIX}/gitlab-{shared.name}"))
     argv = [str(npm_tool("gitlab-ci-local")), "--container-executable", DOCKER,
             "--network", "host", "--volume", "/var/run/docker.sock:/var/run/docker.sock",
             "--volume", f"{shared}:{shared}:ro", "--pull-policy", "if-not-present",
@@ -161,18 +120,6 @@ def log(done: subprocess.CompletedProcess[str]) -> str:
 
 def artifact(project: Path, job: str, name: str) -> Path:
     return project / ".gitlab-ci-local" / "artifacts" / job / name
-
-
-def schedule(cluster: FakeKube) -> str:
-    found = cluster.get("cronjobs", "epi", "cases")
-    assert found is not None
-    return str(found["spec"]["schedule"])
-
-
-def image(cluster: FakeKube) -> str:
-    found = cluster.get("cronjobs", "epi", "cases")
-    assert found is not None
-    return str(found["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
 def test_the_template_is_valid_gitlab_ci_once_included(project: Path, tmp_path: Path) -> None:
@@ -206,7 +153,7 @@ def test_the_template_is_valid_gitlab_ci_once_included(project: Path, tmp_path: 
 
 
 def test_merge_request_with_an_invalid_spec_fails_with_a_code_quality_report(
-        project: Path, cluster: FakeKube) -> None:
+        project: Path, epi_cluster: FakeKube, tool_image: str) -> None:  # noqa: F811
     write(project / "cases" / "pipeline.yaml",
           SPEC.format(schedule="0 6 * * *").replace("[sh, count.sh]", "[sh, count.sh]\n"
                                                     "    depends_on: [nothing]"))
@@ -222,13 +169,14 @@ def test_merge_request_with_an_invalid_spec_fails_with_a_code_quality_report(
                                  "gl-code-quality-report.json").read_text())
     assert [(r["location"]["path"], r["location"]["lines"]["begin"], r["severity"])
             for r in report] == [("cases/pipeline.yaml", 9, "major")]
-    assert cluster.writes() == []
+    assert epi_cluster.writes() == []
 
 
-def test_merge_request_plans_and_posts_the_plan(project: Path, cluster: FakeKube,
-                                                notes_api: str) -> None:
+def test_merge_request_plans_and_posts_the_plan(
+        project: Path, epi_cluster: FakeKube, tool_image: str,  # noqa: F811
+        notes_api: str) -> None:
     assert pipeline(project).returncode == 0  # main deployed at A
-    writes = len(cluster.writes())
+    writes = len(epi_cluster.writes())
     git(project, "checkout", "-qb", "feature")
     write(project / "cases" / "pipeline.yaml", SPEC.format(schedule="0 9 * * *"))
     git(project, "commit", "-qam", "later")
@@ -246,18 +194,18 @@ def test_merge_request_plans_and_posts_the_plan(project: Path, cluster: FakeKube
     assert body == plan
     assert "glpat-secret-token" not in log(done)
     assert "pipelinectl-deploy" not in log(done)  # nothing deploys from a merge request
-    assert len(cluster.writes()) == writes and schedule(cluster) == "0 6 * * *"
+    assert len(epi_cluster.writes()) == writes and schedule(epi_cluster) == "0 6 * * *"
 
 
-def test_main_deploys_reverts_and_refuses_a_stale_pipeline(project: Path,
-                                                            cluster: FakeKube) -> None:
+def test_main_deploys_reverts_and_refuses_a_stale_pipeline(
+        project: Path, epi_cluster: FakeKube, tool_image: str) -> None:  # noqa: F811
     first = pipeline(project)
     assert first.returncode == 0, log(first)
     assert "pipelinectl-validate" not in log(first)  # merge-request jobs stay out of main
     assert "cases: image built; applied CronJob epi/cases" in log(first), log(first)
     a = git(project, "rev-parse", "HEAD")
-    assert schedule(cluster) == "0 6 * * *"
-    image_a = image(cluster)
+    assert schedule(epi_cluster) == "0 6 * * *"
+    image_a = image(epi_cluster)
 
     write(project / "cases" / "pipeline.yaml", SPEC.format(schedule="0 9 * * *"))
     write(project / "cases" / "count.sh", "echo 43 cases\n")
@@ -266,19 +214,19 @@ def test_main_deploys_reverts_and_refuses_a_stale_pipeline(project: Path,
     second = pipeline(project)
     assert second.returncode == 0, log(second)
     assert "cases: image built; applied CronJob epi/cases" in log(second), log(second)
-    assert schedule(cluster) == "0 9 * * *" and image(cluster) != image_a
+    assert schedule(epi_cluster) == "0 9 * * *" and image(epi_cluster) != image_a
 
     # A pipeline for A that runs after B's (a retried or slow job): refused, nothing written.
     stale = project.parent / "stale"
     git(project.parent, "clone", "-q", str(project), str(stale))
     git(stale, "checkout", "-q", "-B", "main", a)
     git(stale, "remote", "set-url", "origin", "https://gitlab.example.org/epi/covid.git")
-    writes = len(cluster.writes())
+    writes = len(epi_cluster.writes())
     refused = pipeline(stale)
     assert refused.returncode == 1, log(refused)
     assert (f"error: cases: commit {a[:12]} does not descend from the deployed commit "
             f"{b[:12]}: refusing to roll epi back (a stale CI job?)") in log(refused)
-    assert len(cluster.writes()) == writes and schedule(cluster) == "0 9 * * *"
+    assert len(epi_cluster.writes()) == writes and schedule(epi_cluster) == "0 9 * * *"
 
     # Rollback as users do it: git revert, push; the old image, no build.
     git(project, "revert", "--no-edit", "HEAD")
@@ -286,8 +234,8 @@ def test_main_deploys_reverts_and_refuses_a_stale_pipeline(project: Path,
     assert rollback.returncode == 0, log(rollback)
     assert "cases: image reused; applied CronJob epi/cases" in log(rollback), log(rollback)
     assert "building" not in log(rollback)
-    assert schedule(cluster) == "0 6 * * *"
-    assert image(cluster) == image_a
+    assert schedule(epi_cluster) == "0 6 * * *"
+    assert image(epi_cluster) == image_a
 
 
 def test_the_example_gitlab_ci_includes_this_release() -> None:

@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 import pipelinectl
-from tests.support.citools import DOCKER, REPO, TOOL_IMAGE, build_tool_image
+from tests.support.citools import DOCKER, REPO, TOOL_IMAGE, tool_image  # noqa: F401 - a fixture
 from tests.test_build_docker import services  # noqa: F401
 
-
-@pytest.fixture(scope="module")
-def tool_image(services: None) -> str:  # noqa: F811
-    return build_tool_image()
+pytestmark = pytest.mark.usefixtures("tool_image")
 
 
 def in_image(*argv: str, env: tuple[str, ...] = (), volumes: tuple[str, ...] = ()) -> str:
@@ -30,7 +27,7 @@ def in_image(*argv: str, env: tuple[str, ...] = (), volumes: tuple[str, ...] = (
     return done.stdout
 
 
-def test_holds_this_pipelinectl_git_and_a_buildkit_docker_cli(tool_image: str) -> None:
+def test_holds_this_pipelinectl_git_and_a_buildkit_docker_cli() -> None:
     assert in_image("pipelinectl", "--version") == f"pipelinectl {pipelinectl.__version__}\n"
     assert in_image("git", "--version").startswith("git version 2.")
     client = in_image("docker", "version", "--format", "{{.Client.Version}}",
@@ -42,7 +39,7 @@ def test_holds_this_pipelinectl_git_and_a_buildkit_docker_cli(tool_image: str) -
     assert in_image().startswith("usage: pipelinectl")
 
 
-def test_validates_the_examples(tool_image: str) -> None:
+def test_validates_the_examples() -> None:
     out = in_image("pipelinectl", "validate", "/examples",
                    volumes=(f"{REPO / 'examples'}:/examples:ro",))
     assert out == "4 pipeline files valid\n"
@@ -58,7 +55,7 @@ def host_only_certificates(image_bundle: str) -> list[str]:
     return [body[40:100] for body in bodies if body[40:100] not in own]
 
 
-def test_the_ca_bundle_secret_is_in_no_layer(tool_image: str) -> None:
+def test_the_ca_bundle_secret_is_in_no_layer() -> None:
     image_bundle = in_image("cat", "/etc/ssl/certs/ca-certificates.crt")
     markers = host_only_certificates(image_bundle)
     if not markers:
@@ -74,7 +71,7 @@ def test_the_ca_bundle_secret_is_in_no_layer(tool_image: str) -> None:
     assert in_image("sh", "-c", "env | grep -c -E '^(PIP_CERT|SSL_CERT_FILE)=' || true") == "0\n"
 
 
-def test_entrypoint_uses_dind_tls_client_certificates(tool_image: str, tmp_path: Path) -> None:
+def test_entrypoint_uses_dind_tls_client_certificates(tmp_path: Path) -> None:
     (tmp_path / "client").mkdir()
     (tmp_path / "client" / "ca.pem").write_text("not checked here\n")
     show = ("echo ${DOCKER_TLS_VERIFY:-unset} ${DOCKER_CERT_PATH:-unset}",)

@@ -8,9 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.conftest import write
+from tests.support.fakekube import FakeKube
+from tests.test_build_docker import git
 
 REPO = Path(__file__).resolve().parents[2]
 CI_TOOLS = Path(os.environ.get(
@@ -71,3 +77,77 @@ def gitlab_ci_local_util() -> None:
                           capture_output=True, text=True,
                           env={**os.environ, "DOCKER_BUILDKIT": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# -- a team's repository and cluster, shared by the GitLab and GitHub template tests ----------
+
+PLATFORM = """\
+apiVersion: pipelinectl/v1
+kind: Platform
+registry: {registry}
+allowed_base_registries: [docker.io/pipelinectl-test]
+teams:
+  epi: {{namespace: epi, repos: [epi/covid]}}
+environments:
+  production: {{branch: main}}
+"""
+
+SPEC = """\
+apiVersion: pipelinectl/v1
+kind: Pipeline
+metadata: {{name: cases, team: epi}}
+image: {{dockerfile: Dockerfile}}
+schedule: "{schedule}"
+tasks:
+  - name: count
+    command: [sh, count.sh]
+"""
+
+
+def team_repository(shared: Path, registry: str, files: dict[str, str] | None = None) -> Path:
+    """shared/covid: one pipeline `cases` (a custom Dockerfile on the test base), with `files`
+    added, committed as A on main; shared/platform.yaml pushes to `registry`."""
+    folder = shared / "covid"
+    git(shared, "init", "-q", "-b", "main", str(folder))
+    write(folder / "cases" / "pipeline.yaml", SPEC.format(schedule="0 6 * * *"))
+    write(folder / "cases" / "Dockerfile", f"FROM {TEST_BASE}\nCOPY count.sh /app/\n"
+                                          "WORKDIR /app\nUSER 10001\n")
+    write(folder / "cases" / "count.sh", "echo 42 cases\n")
+    for name, text in (files or {}).items():
+        write(folder / name, text)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "A")
+    write(shared / "platform.yaml", PLATFORM.format(registry=registry))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tool_image(services: None) -> str:
+    """The tool image, built once per test module (needs the `services` fixture)."""
+    return build_tool_image()
+
+
+@pytest.fixture
+def epi_cluster(tmp_path: Path) -> Iterator[FakeKube]:
+    """The fake API server with namespace epi; its kubeconfig at tmp_path/kubeconfig."""
+    fake = FakeKube()
+    fake.start()
+    fake.add_namespace("epi")
+    fake.kubeconfig(tmp_path / "kubeconfig", namespace="epi")
+    yield fake
+    fake.stop()
+
+
+def cronjob_spec(cluster: FakeKube) -> dict[str, Any]:
+    found = cluster.get("cronjobs", "epi", "cases")
+    assert found is not None
+    return dict(found["spec"])
+
+
+def schedule(cluster: FakeKube) -> str:
+    return str(cronjob_spec(cluster)["schedule"])
+
+
+def image(cluster: FakeKube) -> str:
+    return str(cronjob_spec(cluster)["jobTemplate"]["spec"]["template"]["spec"]
+               ["containers"][0]["image"])
