@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -85,13 +85,37 @@ def load_bytes(raw: bytes, name: str) -> Document:
         _fail(name, 1, 1, "file is larger than 1 MiB", "split it, or move data out of the spec",
               "too-large")
     text = _decode(raw, name)
+    try:
+        return _load(text, name, _Loader)
+    except _Refused as refused:
+        if _Loader is yaml.SafeLoader:
+            _syntax_error(refused.error, text, name)
+        # libyaml refused first. Its releases differ in limits of their own (the one bundled
+        # with PyYAML 6.0.4 stops at 1,000 levels of flow nesting, scanning ahead of the
+        # events we check), so read again with PyYAML's pure-Python parser, which has none:
+        # pipelinectl's limits, checked event by event, then decide what the user reads.
+        try:
+            return _load(text, name, yaml.SafeLoader)
+        except _Refused:
+            _syntax_error(refused.error, text, name)  # a real syntax error: libyaml's words
+
+
+class _Refused(Exception):
+    """The parser refused the text (a syntax error, or one of libyaml's own limits)."""
+
+    def __init__(self, error: yaml.MarkedYAMLError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _load(text: str, name: str, loader: Any) -> Document:
     builder = _Builder(name)
-    data = builder.build(_events(text, name))
+    data = builder.build(_events(text, loader))
     return Document(name, data, SourceMap(name, builder.values, builder.keys, builder.raw))
 
 
 def _fail(name: str, line: int, col: int, message: str, hint: str | None = None,
-          code: str = "yaml") -> None:
+          code: str = "yaml") -> NoReturn:
     raise InvalidInput([Diagnostic(Location(name, line, col), message, hint, code)])
 
 
@@ -106,12 +130,12 @@ def _decode(raw: bytes, name: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _events(text: str, name: str) -> Iterator[Any]:
-    """libyaml's event stream: iterative, so deep nesting cannot overflow a C stack.
+def _events(text: str, loader: Any) -> Iterator[Any]:
+    """The parser's event stream: iterative, so deep nesting cannot overflow a C stack.
 
     The parser is driven directly (not through yaml.parse) to save a generator hop per event.
     """
-    parser = _Loader(text)
+    parser = loader(text)
     try:
         while True:
             event = parser.get_event()
@@ -119,12 +143,12 @@ def _events(text: str, name: str) -> Iterator[Any]:
             if isinstance(event, yaml.StreamEndEvent):
                 return
     except yaml.MarkedYAMLError as exc:
-        _syntax_error(exc, text, name)
+        raise _Refused(exc) from None
     finally:
         parser.dispose()
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> None:
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> NoReturn:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
@@ -281,7 +305,9 @@ class _Builder:
         is_map = isinstance(event, yaml.MappingStartEvent)
         self._check_tag(event, "map" if is_map else "seq")
         if len(self.stack) >= MAX_DEPTH:
-            self._error(event, f"YAML nesting is deeper than {MAX_DEPTH} levels", "too-deep")
+            self._error(event, f"YAML nesting is deeper than {MAX_DEPTH} levels", "too-deep",
+                        "a pipeline spec needs a few levels; keep nested data in files the "
+                        "tasks read")
         self._count(event, 1, alias=False)
         container: dict[str, Any] | list[Any] = {} if is_map else []
         path = self._place(container, event)

