@@ -14,8 +14,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$python" -m venv .venv
 fi
-echo "== installing pipelinectl into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --editable .
+echo "== installing pipelinectl into .venv (dependencies from requirements/runtime.lock)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+  -r requirements/runtime.lock
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+  --no-build-isolation --editable .
 pipelinectl="$checkout/.venv/bin/pipelinectl"
 
 echo "== dockerd and a registry on 127.0.0.1:5000 (tests/services.sh, idempotent)"

