@@ -28,6 +28,7 @@ import posixpath
 import re
 from typing import Any
 
+from pipelinectl import placeholders
 from pipelinectl.adapters.git import strip_credentials
 from pipelinectl.errors import UserError
 from pipelinectl.platform import Platform
@@ -99,25 +100,15 @@ def git_sync(platform: Platform) -> dict[str, Any]:
 
 
 def git_sub_path(platform: Platform) -> str:
-    """The folder git-sync exposes as the DAGs folder: `path` up to the folder with {team}."""
-    path = platform.airflow.dags.path
-    where = platform.source.at(("airflow", "dags", "git", "path"))
-    problem = UserError(f"airflow.dags.git.path {path!r} must be a relative folder of the "
-                        "DAGs repository, with no braces but {team} and no control "
-                        "characters", location=where, hint="e.g. path: teams/{team}")
-    if not path.isprintable():
-        raise problem
-    try:
-        rendered = posixpath.normpath(path.format(team=_SENTINEL))
-    except (KeyError, IndexError, ValueError):
-        raise problem from None
+    """The folder git-sync exposes as the DAGs folder: `path` up to the first folder with a
+    placeholder (the platform check holds `path` to a relative folder)."""
+    marked = placeholders.substitute(platform.airflow.dags.path,
+                                     {name: _SENTINEL for name in placeholders.NAMES})
     folders = []
-    for folder in rendered.split("/"):
+    for folder in posixpath.normpath(marked).split("/"):
         if _SENTINEL in folder:
             break
         folders.append(folder)
-    if rendered.startswith("/") or folders[:1] == [".."]:
-        raise problem
     return "" if folders == ["."] else "/".join(folders)
 
 

@@ -8,8 +8,19 @@ import os
 import secrets
 from pathlib import Path
 
+from pipelinectl.errors import UserError
+
 
 def write_text(path: Path, text: str) -> None:
+    try:
+        _write(path, text)
+    except OSError as exc:  # a full disk, a read-only folder, a name too long, a file as folder
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}",
+                        hint="check the output folder: it must be a writable folder with room "
+                             "to spare") from None
+
+
+def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import schema, yamlio
+from pipelinectl import placeholders, schema, yamlio
 from pipelinectl.errors import Collector, InvalidInput, UserError
 from pipelinectl.spec import Resources
 from pipelinectl.units import quantity_problem, quantity_text
@@ -144,8 +145,11 @@ def _airflow(raw: dict[str, Any], configured: bool) -> Airflow:
 
 
 def check(platform: Platform) -> Collector:
-    """What the platform schema cannot say: the team caps are real quantities."""
+    """What the platform schema cannot say: the team caps are real quantities, and the DAGs
+    folder of git delivery is a relative folder with known placeholders only."""
     problems = Collector()
+    if platform.airflow.dags.kind == "git":
+        _check_git_path(platform, problems)
     for team in platform.teams.values():
         caps = team.max_task_resources
         for field in ("cpu", "memory"):
@@ -156,3 +160,25 @@ def check(platform: Platform) -> Collector:
                 problems.add(platform.source.at(path), f"{yamlio.where(path)}: {message}",
                              "e.g. cpu: \"8\" or 500m, memory: 32Gi", "quantity")
     return problems
+
+
+GIT_PATH: yamlio.Path_ = ("airflow", "dags", "git", "path")
+
+
+def _check_git_path(platform: Platform, problems: Collector) -> None:
+    path = platform.airflow.dags.path
+    field = yamlio.where(GIT_PATH)
+    where = platform.source.at(GIT_PATH)
+    found = placeholders.problem(path)
+    if found:
+        problems.add(where, f"{field}: {found[0]} in {path!r}", found[1], "placeholder")
+        return
+    if not path.isprintable():
+        problems.add(where, f"{field}: {path!r} contains a control character",
+                     "write the folder on one line, e.g. teams/{team}", "path")
+        return
+    sample = posixpath.normpath(placeholders.substitute(
+        path, {placeholders.TEAM: "team", placeholders.NAMESPACE: "namespace"}))
+    if sample.startswith("/") or sample.split("/")[0] == "..":
+        problems.add(where, f"{field}: {path!r} is not a folder inside the DAGs repository",
+                     "write a relative folder, e.g. teams/{team}", "path")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from pipelinectl import placeholders
 from pipelinectl.deploy import Desired
-from pipelinectl.platform import DagsDelivery, Platform
+from pipelinectl.platform import DagsDelivery, Platform, Team
 from pipelinectl.render import airflow, cronjob
 from pipelinectl.render import labels as L
 from pipelinectl.render.outputs import relative_path, render_pipeline
@@ -36,15 +37,16 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, git_sha: str) ->
         return Desired(*common, objects=(dag_configmap(pipeline, delivery.namespace, dag,
                                                        source),), secrets=secrets)
     return Desired(*common, objects=(), secrets=secrets,
-                   dag_files=((dag_path(delivery, team.name, dag), source),))
+                   dag_files=((dag_path(delivery, team, dag), source),))
 
 
-def dag_path(delivery: DagsDelivery, team: str, dag: str) -> str:
-    folder = team if delivery.kind == "directory" else delivery.path.format(team=team)
+def dag_path(delivery: DagsDelivery, team: Team, dag: str) -> str:
+    folder = team.name if delivery.kind == "directory" else placeholders.substitute(
+        delivery.path, {placeholders.TEAM: team.name, placeholders.NAMESPACE: team.namespace})
     path = posixpath.normpath(posixpath.join(folder, f"{dag}.py"))
     if path.startswith(("/", "../")) or path == "..":
         raise ValueError(f"DAG path {path!r} leaves the DAGs folder")
-    relative_path(team, f"{dag}.py")  # the parts that come from names: checked
+    relative_path(team.name, f"{dag}.py")  # the parts that come from names: checked
     return path
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from pipelinectl import airflowvalues, platform
 from pipelinectl.render.yamlout import dump_all
-from tests.conftest import REPO, write
+from tests.conftest import REPO, valid_pipeline, write
 from tests.support import golden
 from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture
 
@@ -140,37 +140,74 @@ def test_sub_path(tmp_path: Path, path: str, sub_path: str) -> None:
     assert values_of(tmp_path, text)["dags"]["gitSync"]["subPath"] == sub_path
 
 
-@pytest.mark.parametrize("path", ["../{team}", "/srv/dags/{team}", "teams/{name}",
-                                  "teams\\n[core]\\nexecutor = x/{team}"])
-def test_a_path_outside_the_repository_or_with_control_characters_is_refused(
-        tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+PLACEHOLDERS = "the placeholders are {team}, {namespace}"
+
+
+@pytest.mark.parametrize(("path", "problem", "hint"), [
+    ("../{team}", "'../{team}' is not a folder inside the DAGs repository",
+     "write a relative folder, e.g. teams/{team}"),
+    ("/srv/dags/{team}", "'/srv/dags/{team}' is not a folder inside the DAGs repository",
+     "write a relative folder, e.g. teams/{team}"),
+    ("teams/{name}", "unknown placeholder '{name}' in 'teams/{name}'",
+     "did you mean {namespace}? " + PLACEHOLDERS),
+    ("teams/{teem}", "unknown placeholder '{teem}' in 'teams/{teem}'",
+     "did you mean {team}? " + PLACEHOLDERS),
+    ("{x}", "unknown placeholder '{x}' in '{x}'", PLACEHOLDERS),
+    ("{team", "a '{' or '}' that is not part of a placeholder in '{team'",
+     PLACEHOLDERS + "; no other braces are allowed"),
+    ("{team.__class__.__mro__}",
+     "unknown placeholder '{team.__class__.__mro__}' in '{team.__class__.__mro__}'",
+     PLACEHOLDERS),
+    ("t{{x}}/{team}", "unknown placeholder '{x}' in 't{{x}}/{team}'", PLACEHOLDERS),
+])
+def test_a_path_that_is_not_a_relative_folder_with_known_placeholders_is_refused(
+        tmp_path: Path, path: str, problem: str, hint: str,
+        monkeypatch: pytest.MonkeyPatch, run) -> None:
+    """Checked when the platform file loads, for every command, with its line and column:
+    never str.format, so no placeholder can reach attributes or end in exit 3."""
     monkeypatch.chdir(tmp_path)
-    text = PLATFORMS["git"].replace('"teams/{team}"', json.dumps(path).replace("\\\\", "\\"))
-    with pytest.raises(platform.UserError) as caught:
+    text = PLATFORMS["git"].replace('"teams/{team}"', json.dumps(path))
+    with pytest.raises(platform.InvalidInput) as caught:
         values_of(tmp_path, text)
-    written = yaml.safe_load(text)["airflow"]["dags"]["git"]["path"]
-    assert caught.value.render() == (
-        f"platform.yaml:10:17: airflow.dags.git.path {written!r} must be a "
-        "relative folder of the DAGs repository, with no braces but {team} and no control "
-        "characters\n  hint: e.g. path: teams/{team}")
+    expected = f"platform.yaml:10:17: airflow.dags.git.path: {problem}\n  hint: {hint}"
+    assert caught.value.render() == expected
+    valid_pipeline(tmp_path / "p")
+    result = run("validate", "p", "--platform", "platform.yaml", cwd=tmp_path)
+    assert (result.code, result.out) == (1, expected + "\n1 problem in the platform config; "
+                                                      "no pipeline was checked\n")
 
 
 def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
-    repo = 'https://git.example.org/d"a\'ta.git\nmalicious: [x] # ${HOME} {x}'
+    repo = 'https://git.example.org/d"a\'ta.git malicious: [x] # ${HOME} {x}'
     text = PLATFORMS["git"].replace('"https://ci-bot:s3cret@git.example.org/data/dags.git"',
                                     json.dumps(repo)).replace("branch: dags",
-                                                              'branch: "x\\"\\n- y"')
+                                                              'branch: "x\\" - y: [z]"')
     dumped = dump_all([values_of(tmp_path, text)])
     back = yaml.safe_load(dumped)
     assert back["dags"]["gitSync"]["repo"] == repo
-    assert back["dags"]["gitSync"]["branch"] == back["dags"]["gitSync"]["ref"] == 'x"\n- y'
+    assert back["dags"]["gitSync"]["branch"] == back["dags"]["gitSync"]["ref"] == 'x" - y: [z]'
     assert set(back) == {"dags", "env", "workers"}
+
+
+@pytest.mark.parametrize("field", ["repo", "branch", "path"])
+def test_control_characters_are_refused_where_the_file_says_them(
+        tmp_path: Path, field: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    document = yaml.safe_load(PLATFORMS["git"])
+    document["airflow"]["dags"]["git"][field] = "a\nb: c"
+    text = yaml.safe_dump(document, default_flow_style=False, sort_keys=False)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.strip().startswith(field))
+    with pytest.raises(platform.InvalidInput) as caught:
+        load(tmp_path, text)
+    assert caught.value.render() == (
+        f"platform.yaml:{line}:{len(field) + 9}: airflow.dags.git.{field}: 'a\\nb: c' contains "
+        "a control character\n  hint: write it on one line, without tabs or other control "
+        "characters")
 
 
 @pytest.mark.parametrize(("old", "new", "where"), [
     ("git.example.org/data", "git.example.org/{{ .Release.Name }}", "9:17: airflow.dags.git.repo"),
     ("branch: dags", 'branch: "{{ .Values.x }}"', "9:80: airflow.dags.git.branch"),
-    ("teams/{team}", "t{{{{x}}}}/{team}", "10:17: airflow.dags.git.path"),
 ])
 def test_what_helm_would_evaluate_is_refused(tmp_path: Path, old: str, new: str, where: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:

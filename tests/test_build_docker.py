@@ -9,6 +9,7 @@ of its own, so nothing is found from an earlier run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -141,10 +142,20 @@ class RegistryLog:
         self.offset = REGISTRY_LOG.stat().st_size
 
     def requests(self, repo: str) -> list[tuple[str, str]]:
-        time.sleep(0.2)  # the registry writes its log line after the response
-        with open(REGISTRY_LOG, "rb") as log:
-            log.seek(self.offset)
-            text = log.read().decode("utf-8", "replace")
+        # The registry writes a log line after its response: a marker request made now is
+        # logged after every earlier one, so reading up to the marker reads them all.
+        marker = f"/v2/log-marker/{uuid.uuid4().hex}/tags/list"
+        with contextlib.suppress(urllib.error.HTTPError):  # 404: the log line is the point
+            urllib.request.urlopen(f"http://{HOST}{marker}", timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            with open(REGISTRY_LOG, "rb") as log:
+                log.seek(self.offset)
+                text = log.read().decode("utf-8", "replace")
+            if f"GET {marker} HTTP" in text or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert f"GET {marker} HTTP" in text, "the registry did not log the marker request"
         return [(m, p) for m, p in _ACCESS.findall(text) if p.startswith(f"/v2/{repo}/")]
 
 

@@ -45,17 +45,49 @@ def test_invalid_platform_report(name: str, run, tmp_path: Path) -> None:
     assert result.out.startswith(f"{name}:")
 
 
-SINGLE = [n for n in INVALID if (FIXTURES / "invalid" / n / "pipeline.yaml").exists()]
+STAGES = ("yaml", "schema", "checks")
 
 
-@pytest.mark.parametrize("name", SINGLE)
-def test_fast_schema_path_never_accepts_what_jsonschema_rejects(name: str) -> None:
-    """The compiled validator is a shortcut for valid files; jsonschema is the reference."""
-    path = FIXTURES / "invalid" / name / "pipeline.yaml"
-    try:
-        doc = yamlio.load_file(str(path))
-    except InvalidInput:
-        return  # a YAML-level fixture: never reaches the schema
-    reference = list(schema._validator("pipeline").iter_errors(doc.data))
-    if reference:
-        assert not schema.is_valid_fast(doc.data, "pipeline")
+def stage_of(name: str) -> str:
+    """Which stage of validate reports the fixture: its `stage` file says (yaml, schema,
+    checks), so that every fixture has a stage-level assertion and none is passed over."""
+    stage = (FIXTURES / "invalid" / name / "stage").read_text().strip()
+    assert stage in STAGES, f"{name}/stage: {stage!r}"
+    return stage
+
+
+def expected_problems(name: str) -> str:
+    """expected.txt without its closing summary line: the problems alone."""
+    lines = (FIXTURES / "invalid" / name / "expected.txt").read_text().splitlines()
+    return "\n".join(lines[:-1])
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_each_stage_gives_exactly_the_expected_problems(name: str) -> None:
+    """The loader refuses the yaml fixtures with exactly their report; the schema (both the
+    compiled shortcut and jsonschema, the reference) refuses the schema fixtures with exactly
+    theirs; both accept the checks fixtures, whose problems come from the semantic checks."""
+    folder = FIXTURES / "invalid" / name
+    stage = stage_of(name)
+    specs = sorted(folder.glob("**/pipeline.yaml"))
+    assert specs, name
+    for path in specs:
+        shown = path.relative_to(FIXTURES / "invalid").as_posix()
+        if stage == "yaml":
+            with pytest.raises(InvalidInput) as refused:
+                yamlio.load_file(str(path), shown)
+            assert refused.value.render() == expected_problems(name)
+            continue
+        doc = yamlio.load_file(str(path), shown)
+        reference = list(schema._validator("pipeline").iter_errors(doc.data))
+        if stage == "schema":
+            assert reference and not schema.is_valid_fast(doc.data, "pipeline")
+            refusal = InvalidInput(schema.validate(doc, "pipeline"))  # sorted, as reported
+            assert refusal.render() == expected_problems(name)
+        else:
+            assert reference == [] and schema.is_valid_fast(doc.data, "pipeline")
+
+
+def test_every_stage_has_fixtures() -> None:
+    counts = {stage: sum(stage_of(n) == stage for n in INVALID) for stage in STAGES}
+    assert min(counts.values()) >= 10, counts

@@ -102,10 +102,11 @@ class GitDelivery:
     def _work(self) -> Path:
         if self._checkout is None:
             folder = Path(tempfile.mkdtemp(prefix="pipelinectl-dags-")) / "repo"
+            # `--` before the repository: a platform value starting with '-' is never an option.
             cloned = self._run(["git", "clone", "-q", "--depth", "1", "--branch", self.branch,
-                                self.repo, str(folder)], check=False)
+                                "--", self.repo, str(folder)], check=False)
             if cloned is None:  # a new branch: start it empty
-                self._run(["git", "clone", "-q", "--depth", "1", self.repo, str(folder)])
+                self._run(["git", "clone", "-q", "--depth", "1", "--", self.repo, str(folder)])
                 self._run(["git", "-C", str(folder), "checkout", "-q", "--orphan", self.branch])
                 self._run(["git", "-C", str(folder), "rm", "-rq", "--ignore-unmatch", "."])
             self._checkout = folder

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from pipelinectl import files
-from pipelinectl.adapters.kube import APPLIED_HASH, applied_hash
+from pipelinectl.adapters.kube import APPLIED_HASH, KubeError, applied_hash
 from pipelinectl.render.yamlout import dump_all
 
 
@@ -29,14 +29,25 @@ class DirectoryKube:
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         path = self._path(kind, namespace, name)
-        if not path.is_file():
-            return None
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:
+            if not path.is_file():
+                return None
+            value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise KubeError(f"cannot read {path}: {exc.strerror or exc}",
+                            hint="the platform's kubernetes.directory must be a readable "
+                                 "folder") from None
         return value if isinstance(value, dict) else None
 
     def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
         folder = self.root / namespace / kind
-        found = [self.get(kind, namespace, p.stem) for p in sorted(folder.glob("*.yaml"))]
+        try:
+            names = sorted(p.stem for p in folder.glob("*.yaml"))
+        except OSError as exc:
+            raise KubeError(f"cannot read {folder}: {exc.strerror or exc}",
+                            hint="the platform's kubernetes.directory must be a readable "
+                                 "folder") from None
+        found = [self.get(kind, namespace, name) for name in names]
         return [o for o in found if o is not None and _selected(o, selector)]
 
     def namespace_exists(self, namespace: str) -> bool:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,32 @@ def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[s
                           capture_output=True, text=True)
 
 
+# The CA bundle the tool image is built with: the host's (a TLS proxy's certificate, where
+# there is one) plus a canary certificate made for the test, so that the test that no layer
+# holds the bundle always has something to look for.
+CA_BUNDLE = Path(tempfile.gettempdir()) / "pipelinectl-tests" / "ca-bundle-with-canary.pem"
+
+
+def ca_bundle_with_canary() -> Path:
+    folder = CA_BUNDLE.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    canary = folder / "canary.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", os.devnull, "-out",
+                    str(canary), "-days", "1", "-subj", "/CN=pipelinectl test canary CA"],
+                   check=True, capture_output=True)
+    host = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
+    CA_BUNDLE.write_text(host + canary.read_text())
+    return CA_BUNDLE
+
+
 def build_tool_image() -> str:
     """ci/image/Dockerfile on the Debian test base (Docker Hub's python image is out of reach
     here), with Debian's Python 3.11 standing in for the pinned one."""
     done = subprocess.run(
         [DOCKER, "build", "-q", "-f", "ci/image/Dockerfile", "-t", TOOL_IMAGE,
          "--build-arg", f"BASE={TEST_BASE}", "--build-arg", "EXTRA_PACKAGES=python3 python3-venv",
-         "--secret", "id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt", "."],
+         "--secret", f"id=ca-bundle,src={ca_bundle_with_canary()}", "."],
         cwd=REPO, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     return TOOL_IMAGE
