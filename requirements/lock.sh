@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 uv=${UV:-.venv/bin/uv}
 common=(--universal --python-version 3.11 --generate-hashes --quiet "$@")
 "$uv" pip compile pyproject.toml requirements/build.in "${common[@]}" -o requirements/runtime.lock
-"$uv" pip compile pyproject.toml requirements/build.in --extra test "${common[@]}" \
+"$uv" pip compile pyproject.toml requirements/build.in --extra test --extra docs "${common[@]}" \
   -o requirements/dev.lock
 "$uv" pip compile requirements/airflow.in "${common[@]}" -o requirements/airflow.lock
 "$uv" pip compile pyproject.toml requirements/oldest.in --resolution lowest-direct \
