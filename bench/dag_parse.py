@@ -31,10 +31,10 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelinectl import platform  # noqa: E402
-from pipelinectl.discover import find_pipelines  # noqa: E402
 from pipelinectl.render import airflow, cronjob  # noqa: E402
-from pipelinectl.validation import validate_files  # noqa: E402
+from pipelinectl.spec import platform  # noqa: E402
+from pipelinectl.spec.discover import find_pipelines  # noqa: E402
+from pipelinectl.spec.validation import validate_files  # noqa: E402
 from tests.support import monorepo  # noqa: E402
 
 IMAGE = "127.0.0.1:5000/default/covid-cases-r@sha256:" + "a" * 64

@@ -30,11 +30,13 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelinectl import deploy, platform, targets  # noqa: E402
 from pipelinectl.adapters import git as git_adapter  # noqa: E402
 from pipelinectl.adapters.kube import Kube  # noqa: E402
-from pipelinectl.discover import find_pipelines  # noqa: E402
-from pipelinectl.validation import load_pipelines  # noqa: E402
+from pipelinectl.deploy import engine as deploy  # noqa: E402
+from pipelinectl.render import desired as targets  # noqa: E402
+from pipelinectl.spec import platform  # noqa: E402
+from pipelinectl.spec.discover import find_pipelines  # noqa: E402
+from pipelinectl.spec.validation import load_pipelines  # noqa: E402
 from tests.support.fakekube import FakeKube  # noqa: E402
 
 SPEC = """\

@@ -39,7 +39,7 @@ PROBE = textwrap.dedent("""
     outcome = "accepted"
     try:
         if which == "ours":
-            from pipelinectl import yamlio
+            from pipelinectl.spec import yamlio
             from pipelinectl.errors import InvalidInput
             try:
                 yamlio.load_bytes(text.encode(), "f.yaml")

@@ -15,8 +15,9 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from pipelinectl import __version__, output
+from pipelinectl import __version__
 from pipelinectl.errors import EXIT_INTERNAL, EXIT_USAGE, PipelinectlError
+from pipelinectl.spec import output
 
 Command = Callable[[argparse.Namespace, Mapping[str, str], Path], int]
 ISSUES_URL = "the pipelinectl issue tracker"

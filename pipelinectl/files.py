@@ -10,6 +10,17 @@ from pathlib import Path
 
 from pipelinectl.errors import UserError
 
+PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped(name: str) -> Path:
+    """A folder shipped with pipelinectl (schemas, base-images): inside the installed wheel
+    (pyproject.toml force-includes it), or at the top of a source checkout."""
+    for folder in (PACKAGE / name, PACKAGE.parent / name):
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(f"{name}/ is not installed with pipelinectl")
+
 
 def write_text(path: Path, text: str) -> None:
     try:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import platform
-from pipelinectl.discover import find_pipelines
 from pipelinectl.render import airflow, cronjob
-from pipelinectl.validation import validate_files
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import validate_files
 from tests.conftest import REPO
 from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture
 

@@ -14,8 +14,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from pipelinectl import airflowvalues, platform
-from pipelinectl.render.yamlout import dump_all
+from pipelinectl.admin import airflowvalues
+from pipelinectl.spec import platform
+from pipelinectl.yamlout import dump_all
 from tests.conftest import REPO, valid_pipeline, write
 from tests.support import golden
 from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import buildinputs, digest, images, platform, validation
 from pipelinectl.adapters import contextdir
+from pipelinectl.build import context as buildinputs
+from pipelinectl.build import digest, images
 from pipelinectl.errors import UserError
+from pipelinectl.spec import platform, validation
 from tests.conftest import write
 
 DOCKER_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import changes, platform
-from pipelinectl.discover import find_pipelines
-from pipelinectl.render import outputs
-from pipelinectl.validation import load_pipelines
+from pipelinectl.render import changes, outputs
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import load_pipelines
 from tests.conftest import valid_pipeline
 
 IMAGE = "127.0.0.1:5000/default/etl@sha256:"

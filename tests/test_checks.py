@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import checks, policy, repofiles, spec, yamlio
+from pipelinectl.spec import checks, policy, repofiles, yamlio
+from pipelinectl.spec import model as spec
 from tests.conftest import VALID_SPEC
 
 

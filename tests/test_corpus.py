@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import schema, yamlio
 from pipelinectl.errors import InvalidInput
+from pipelinectl.spec import schema, yamlio
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = sorted(p.name for p in (FIXTURES / "invalid").iterdir() if p.is_dir())

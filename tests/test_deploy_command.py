@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl.render import labels
+from pipelinectl.render import ownership as labels
 from tests.conftest import write
 from tests.support.fakekube import FakeKube
 from tests.test_build_docker import BASE, HOST, PREFIX, PYTHON_SPEC, git, services  # noqa: F401

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import deploy, platform, state
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.kube import Kube, KubeError
-from pipelinectl.deploy import Context, Desired, Refused
-from pipelinectl.discover import find_pipelines
-from pipelinectl.render import cronjob, labels
-from pipelinectl.validation import load_pipelines
+from pipelinectl.deploy import engine as deploy
+from pipelinectl.deploy import state
+from pipelinectl.deploy.engine import Context, Desired, Refused
+from pipelinectl.render import cronjob
+from pipelinectl.render import ownership as labels
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import load_pipelines
 from tests.conftest import valid_pipeline, write
 from tests.support.fakekube import FakeKube
 
@@ -328,7 +331,7 @@ def test_prune_never_leaves_the_namespace(git_repo: Path, fake: FakeKube,
 
 
 def test_dag_configmaps_for_a_sidecar(git_repo: Path, fake: FakeKube, tmp_path: Path) -> None:
-    from pipelinectl import targets
+    from pipelinectl.render import desired as targets
 
     platform_file = write(tmp_path / "platform.yaml", """\
 apiVersion: pipelinectl/v1
@@ -353,5 +356,5 @@ airflow: {dags: {configmap: {namespace: airflow}}}
     assert configmap is not None
     assert configmap["metadata"]["labels"]["pipelinectl.io/dag"] == "true"
     assert list(configmap["data"]) == ["default__etl.py"]
-    from pipelinectl.changes import pipeline_literal
+    from pipelinectl.render.changes import pipeline_literal
     assert pipeline_literal(configmap["data"]["default__etl.py"])["namespace"] == "default"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from pipelinectl import platform, state
+from pipelinectl.deploy import state
+from pipelinectl.spec import platform
 from tests.conftest import write
 from tests.test_build_docker import BASE, HOST, PREFIX, git, services  # noqa: F401
 

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from docker.utils.build import PatternMatcher
 
-from pipelinectl import dockerignore
+from pipelinectl.build import dockerignore
 
 PATHS = ["a", "a.txt", "b.csv", "data", "data/raw.csv", "data/keep.csv", "data/x/y.csv",
          "src/main.py", "src/__pycache__/main.pyc", "src/a/b/c.py", "docs/readme.md",

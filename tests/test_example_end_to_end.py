@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import platform
+from pipelinectl.spec import platform
 from tests.conftest import REPO, write
 from tests.test_build_docker import DOCKER, HOST, PREFIX, git, services  # noqa: F401
 from tests.test_render_airflow import airflow_python  # noqa: F401 - a fixture

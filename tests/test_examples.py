@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelinectl import platform
-from pipelinectl.discover import find_pipelines
-from pipelinectl.validation import validate_files
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import validate_files
 from tests.conftest import REPO
 
 EXAMPLES = REPO / "examples"

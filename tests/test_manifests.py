@@ -10,8 +10,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from pipelinectl import airflowrbac, deploy, manifests, platform
-from pipelinectl.render.yamlout import dump_all
+from pipelinectl.admin import airflowrbac, manifests
+from pipelinectl.deploy import engine as deploy
+from pipelinectl.spec import platform
+from pipelinectl.yamlout import dump_all
 from tests import test_deploy_core as core
 from tests.conftest import REPO, valid_pipeline, write
 from tests.support import golden
@@ -215,9 +217,9 @@ def test_the_deployer_role_is_exactly_what_the_commands_use(git_repo: Path, fake
 def test_the_deployers_configmap_role_is_what_deploy_uses_there(git_repo: Path,
                                                                  fake: FakeKube,  # noqa: F811
                                                                  tmp_path: Path) -> None:
-    from pipelinectl import targets
-    from pipelinectl.discover import find_pipelines
-    from pipelinectl.validation import load_pipelines
+    from pipelinectl.render import desired as targets
+    from pipelinectl.spec.discover import find_pipelines
+    from pipelinectl.spec.validation import load_pipelines
 
     config = platform.load(str(write(tmp_path / "platform.yaml", PLATFORM.replace(
         "  default: {namespace: default}\n", "  default: {namespace: default}\n"

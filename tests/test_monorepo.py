@@ -49,8 +49,8 @@ def _line_of(path: Path, text: str) -> int:
 
 
 def test_parallel_report_equals_serial_report(git_repo: Path) -> None:
-    from pipelinectl import platform
-    from pipelinectl.validation import validate_files
+    from pipelinectl.spec import platform
+    from pipelinectl.spec.validation import validate_files
     paths = generate(git_repo, 300)
     paths[5].write_text(paths[5].read_text().replace("team: default", "team: x"))
     paths[250].write_text(paths[0].read_text())  # a copy of p0000: same name and team

@@ -28,8 +28,8 @@ def test_wheel_ships_schemas_and_local_platform(tmp_path: Path) -> None:
     # Unpacked alone (no source tree beside it), the package finds its own copies.
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = ("import pipelinectl.schema as s, pipelinectl.platform as p, "
-             "pipelinectl.buildinputs as b;"
+    probe = ("import pipelinectl.spec.schema as s, pipelinectl.spec.platform as p, "
+             "pipelinectl.build.context as b;"
              "print(s.schema_path('pipeline')); print(p.load(None).registry);"
              "print(b.base_images_dir())")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, check=True,

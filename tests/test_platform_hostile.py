@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelinectl import platform
+from pipelinectl.spec import platform
 from tests.conftest import write
 from tests.test_build_docker import BASE, HOST, PREFIX, git, services  # noqa: F401
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from pipelinectl import platform, spec
-from pipelinectl.discover import find_pipelines
 from pipelinectl.render import airflow
-from pipelinectl.validation import validate_files
+from pipelinectl.spec import model as spec
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import validate_files
 from tests.conftest import REPO
 from tests.support import golden
 from tests.test_render_cronjob import target

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import platform
-from pipelinectl.discover import find_pipelines
 from pipelinectl.render import airflow, cronjob, outputs
-from pipelinectl.render.yamlout import dump_all
-from pipelinectl.validation import load_pipelines
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import load_pipelines
+from pipelinectl.yamlout import dump_all
 from tests.conftest import REPO
 
 VALID = REPO / "tests" / "fixtures" / "valid"

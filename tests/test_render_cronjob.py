@@ -9,11 +9,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from pipelinectl import platform, spec
-from pipelinectl.discover import find_pipelines
-from pipelinectl.render import cronjob, labels
-from pipelinectl.render.yamlout import dump_all
-from pipelinectl.validation import validate_files
+from pipelinectl.render import cronjob
+from pipelinectl.render import ownership as labels
+from pipelinectl.spec import model as spec
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import validate_files
+from pipelinectl.yamlout import dump_all
 from tests.conftest import REPO
 from tests.support import golden
 
@@ -103,7 +105,7 @@ def test_hostile_values_reach_the_container_exactly() -> None:
 
 
 def test_spec_digest_follows_meaning_not_text(tmp_path: Path) -> None:
-    from pipelinectl import yamlio
+    from pipelinectl.spec import yamlio
     source = (REPO / "tests" / "fixtures" / "valid" / "unscheduled" / "pipeline.yaml").read_text()
     reordered = source.replace("  name: backfill-by-hand\n  team: default\n",
                                "  team: default   # a comment\n  name: backfill-by-hand\n")

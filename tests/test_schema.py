@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pipelinectl import schema
+from pipelinectl.spec import schema
 
 NAMES = ("pipeline", "platform")
 # Keywords whose meaning differs between draft 7 (how the compiled fast path reads the

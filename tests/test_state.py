@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipelinectl import state
-from pipelinectl.state import Deploy, Item, State, StateError
+from pipelinectl.deploy import state
+from pipelinectl.deploy.state import Deploy, Item, State, StateError
 
 A = Item("batch/v1", "CronJob", "team-a", "etl")
 B = Item("batch/v1", "CronJob", "team-a", "etl-old")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl import platform
+from pipelinectl.spec import platform
 from tests import test_deploy_core as core
 from tests.support.fakekube import FakeKube
 from tests.test_deploy_core import fake  # noqa: F401 - a fixture

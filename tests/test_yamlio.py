@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipelinectl import yamlio
 from pipelinectl.errors import InvalidInput
+from pipelinectl.spec import yamlio
 
 
 def load(text: str | bytes) -> yamlio.Document:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelinectl.adapters import contextdir
-from pipelinectl.buildinputs import BuildInputs
+from pipelinectl.build.context import BuildInputs
 from pipelinectl.errors import Location, UserError
 
 ENV_CLI = "PIPELINECTL_DOCKER"

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelinectl.buildinputs import CONTEXT_MTIME, BuildInputs, Entry, read_checked
+from pipelinectl.build.context import CONTEXT_MTIME, BuildInputs, Entry, read_checked
 
 _YEAR = 365 * 86400
 _NS = 10**9

@@ -17,10 +17,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import changes, files
+from pipelinectl import files
 from pipelinectl.adapters.git import strip_credentials
 from pipelinectl.errors import UserError
-from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL
+from pipelinectl.render import changes
+from pipelinectl.render.ownership import MANAGED_BY, MANAGER, PIPELINE_LABEL
 
 PUSH_ATTEMPTS = 5
 AUTHOR = ["-c", "user.name=pipelinectl", "-c", "user.email=pipelinectl@localhost"]

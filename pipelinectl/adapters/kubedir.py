@@ -17,7 +17,7 @@ import yaml
 
 from pipelinectl import files
 from pipelinectl.adapters.kube import APPLIED_HASH, KubeError, applied_hash
-from pipelinectl.render.yamlout import dump_all
+from pipelinectl.yamlout import dump_all
 
 
 class DirectoryKube:

@@ -8,9 +8,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import imagebuild
+from pipelinectl import wiring as common
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.commands import common
+from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK
 
 

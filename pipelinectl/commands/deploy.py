@@ -13,14 +13,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import deploy, imagebuild, targets
+from pipelinectl import wiring as common
 from pipelinectl.adapters import dags as dag_delivery
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.adapters.kubedir import DirectoryKube
-from pipelinectl.commands import common
+from pipelinectl.build import imagebuild
+from pipelinectl.deploy import engine as deploy
 from pipelinectl.errors import EXIT_OK, UserError
-from pipelinectl.platform import Platform
+from pipelinectl.render import desired as targets
+from pipelinectl.spec.platform import Platform
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:

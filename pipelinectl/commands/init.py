@@ -14,10 +14,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import platform, schema
-from pipelinectl.discover import PIPELINE_FILE, display_name, repo_root
 from pipelinectl.errors import EXIT_OK, InvalidInput, PipelinectlError, UserError
-from pipelinectl.validation import validate_one
+from pipelinectl.spec import platform, schema
+from pipelinectl.spec.discover import PIPELINE_FILE, display_name, repo_root
+from pipelinectl.spec.validation import validate_one
 
 SCHEMA_COPY = Path(".pipelinectl") / "pipeline.schema.json"
 

@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import changes, deploy, imagebuild, state
+from pipelinectl import wiring as common
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.adapters.kubedir import DirectoryKube
-from pipelinectl.commands import common
+from pipelinectl.build import imagebuild
 from pipelinectl.commands.deploy import cluster, delivery_for, source
+from pipelinectl.deploy import engine as deploy
+from pipelinectl.deploy import state
 from pipelinectl.errors import EXIT_OK
-from pipelinectl.platform import Platform
-from pipelinectl.render import outputs
-from pipelinectl.render.yamlout import dump_all
-from pipelinectl.spec import Pipeline
+from pipelinectl.render import changes, outputs
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import Platform
+from pipelinectl.yamlout import dump_all
 
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
                   "generation", "selfLink")

@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import airflowrbac, airflowvalues, files, manifests, platform
+from pipelinectl import files
+from pipelinectl.admin import airflowrbac, airflowvalues, manifests
 from pipelinectl.errors import EXIT_OK, UserError, did_you_mean
-from pipelinectl.render.yamlout import dump_all
+from pipelinectl.spec import platform
+from pipelinectl.yamlout import dump_all
 
 AIRFLOW_FILE = "_airflow.yaml"  # never a team's file: a team name is a DNS label
 

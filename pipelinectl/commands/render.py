@@ -13,12 +13,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import files, imagebuild, images
+from pipelinectl import files
+from pipelinectl import wiring as common
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.commands import common
-from pipelinectl.discover import display_name
+from pipelinectl.build import imagebuild, images
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import outputs
+from pipelinectl.spec.discover import display_name
 
 DEFAULT_OUTPUT = ".pipelinectl/render"
 

@@ -9,14 +9,15 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import imagebuild, localrun
+from pipelinectl import wiring as common
 from pipelinectl.adapters import docker as docker_adapter
 from pipelinectl.adapters import git as git_adapter
-from pipelinectl.checks import ordered_tasks
-from pipelinectl.commands import common
-from pipelinectl.discover import find_pipelines
+from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
-from pipelinectl.spec import Pipeline, Task
+from pipelinectl.local import runner as localrun
+from pipelinectl.spec.checks import ordered_tasks
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.model import Pipeline, Task
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import schema
 from pipelinectl.errors import EXIT_OK
+from pipelinectl.spec import schema
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from pipelinectl import state
+from pipelinectl import wiring as common
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.adapters.kubedir import DirectoryKube
-from pipelinectl.commands import common
 from pipelinectl.commands.deploy import cluster
+from pipelinectl.deploy import state
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
-from pipelinectl.render.labels import PIPELINE_LABEL
-from pipelinectl.spec import Pipeline
+from pipelinectl.render.ownership import PIPELINE_LABEL
+from pipelinectl.spec.model import Pipeline
 
 LAST_RUNS = 3
 

@@ -7,10 +7,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl import output, platform, policy
-from pipelinectl.discover import find_pipelines, repo_root
 from pipelinectl.errors import EXIT_OK, EXIT_USER, InvalidInput
-from pipelinectl.validation import Report, default_jobs, validate_files
+from pipelinectl.spec import output, platform, policy
+from pipelinectl.spec.discover import find_pipelines, repo_root
+from pipelinectl.spec.validation import Report, default_jobs, validate_files
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:

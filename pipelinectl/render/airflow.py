@@ -16,10 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipelinectl.checks import ordered_tasks
-from pipelinectl.render import labels as L
+from pipelinectl.render import ownership as L
 from pipelinectl.render.cronjob import RUN_AS, Target
-from pipelinectl.spec import Pipeline, Task
+from pipelinectl.spec.checks import ordered_tasks
+from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration, parse_quantity
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "dag.py.tmpl"

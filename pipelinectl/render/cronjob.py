@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl.checks import ordered_tasks
-from pipelinectl.render import labels as L
-from pipelinectl.spec import Pipeline, Task
+from pipelinectl.render import ownership as L
+from pipelinectl.spec.checks import ordered_tasks
+from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration
 
 WORKSPACE = "/workspace"

@@ -13,10 +13,10 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from pipelinectl.platform import Platform
 from pipelinectl.render import airflow, cronjob
-from pipelinectl.render.yamlout import dump_all
-from pipelinectl.spec import Pipeline
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import Platform
+from pipelinectl.yamlout import dump_all
 
 KUBERNETES_DIR = "kubernetes"
 AIRFLOW_DIR = "airflow"

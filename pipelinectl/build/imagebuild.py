@@ -19,11 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from pipelinectl import digest, images
 from pipelinectl.adapters import buildkit, contextdir, credentials
 from pipelinectl.adapters.git import GitState
 from pipelinectl.adapters.registry import RegistryClient, split_repository
-from pipelinectl.platform import Platform
+from pipelinectl.build import digest, images
+from pipelinectl.spec.platform import Platform
 
 if TYPE_CHECKING:
     import docker

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl.errors import Diagnostic
+from pipelinectl.spec.yamlio import Document, Path_, SourceMap
 from pipelinectl.units import quantity_text
-from pipelinectl.yamlio import Document, Path_, SourceMap
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "resources": {"cpu": "500m", "memory": "1Gi"},

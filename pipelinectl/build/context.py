@@ -24,10 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import dockerignore
+from pipelinectl.build import dockerignore
 from pipelinectl.errors import Location, UserError
-from pipelinectl.repofiles import display
-from pipelinectl.spec import Pipeline
+from pipelinectl.files import shipped
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.repofiles import display
 
 BUILDER_DIR = ".pipelinectl"
 CODE_DIR = "code"
@@ -73,11 +74,7 @@ class BuildInputs:
 
 def base_images_dir() -> Path:
     """base-images/: inside the installed wheel, or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "base-images", here.parent / "base-images"):
-        if (folder / "common").is_dir():
-            return folder
-    raise FileNotFoundError("base-images/ is not installed with pipelinectl")
+    return shipped("base-images")
 
 
 def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None) -> BuildInputs:

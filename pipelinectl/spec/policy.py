@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipelinectl import repofiles
 from pipelinectl.errors import Collector, Location, did_you_mean
-from pipelinectl.platform import Platform, Team
-from pipelinectl.spec import Pipeline, Task
+from pipelinectl.spec import repofiles
+from pipelinectl.spec.model import Pipeline, Task
+from pipelinectl.spec.platform import Platform, Team
+from pipelinectl.spec.yamlio import where
 from pipelinectl.units import parse_quantity, quantity_problem
-from pipelinectl.yamlio import where
 
 REPO_ID_VARIABLES = ("CI_PROJECT_PATH", "GITHUB_REPOSITORY")
 _ARG = re.compile(r"^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)

@@ -12,12 +12,12 @@ import posixpath
 from typing import Any
 
 from pipelinectl import placeholders
-from pipelinectl.deploy import Desired
-from pipelinectl.platform import DagsDelivery, Platform, Team
+from pipelinectl.deploy.engine import Desired
 from pipelinectl.render import airflow, cronjob
-from pipelinectl.render import labels as L
+from pipelinectl.render import ownership as L
 from pipelinectl.render.outputs import relative_path, render_pipeline
-from pipelinectl.spec import Pipeline
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import DagsDelivery, Platform, Team
 
 DAG_LABEL = "pipelinectl.io/dag"  # what the dags-folder sidecar watches (manifests/)
 

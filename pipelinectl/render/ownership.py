@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
-from pipelinectl.spec import Pipeline
+from pipelinectl.spec.model import Pipeline
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "pipelinectl"

@@ -15,12 +15,12 @@ from pathlib import Path
 from croniter import croniter
 from croniter.croniter import CroniterBadDateError, CroniterError
 
-from pipelinectl import policy, repofiles
 from pipelinectl.errors import Collector, Diagnostic, dedupe, did_you_mean
-from pipelinectl.platform import Platform
-from pipelinectl.spec import Pipeline, Task
+from pipelinectl.spec import policy, repofiles
+from pipelinectl.spec.model import Pipeline, Task
+from pipelinectl.spec.platform import Platform
+from pipelinectl.spec.yamlio import Path_, where
 from pipelinectl.units import parse_duration, quantity_problem
-from pipelinectl.yamlio import Path_, where
 
 RESERVED_ENV_PREFIX = "PIPELINECTL_"
 RESERVED_LABEL_KEYS = ("app.kubernetes.io/managed-by",)

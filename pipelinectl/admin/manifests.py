@@ -18,9 +18,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from pipelinectl.platform import Platform, Team
-from pipelinectl.render.labels import MANAGED_BY, MANAGER, TEAM_LABEL
-from pipelinectl.spec import BUILTIN_DEFAULTS
+from pipelinectl.render.ownership import MANAGED_BY, MANAGER, TEAM_LABEL
+from pipelinectl.spec.model import BUILTIN_DEFAULTS
+from pipelinectl.spec.platform import Platform, Team
 from pipelinectl.units import parse_quantity
 
 DEPLOYER = "pipelinectl-deployer"

@@ -22,8 +22,8 @@ from typing import Any
 import requests
 
 from pipelinectl.errors import UserError
-from pipelinectl.render import labels as L
-from pipelinectl.spec import Pipeline, Task
+from pipelinectl.render import ownership as L
+from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration, parse_quantity
 
 WORKSPACE = "/workspace"

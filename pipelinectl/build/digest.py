@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl.buildinputs import BUILDER_DIR, CODE_DIR, BuildInputs, Entry
+from pipelinectl.build.context import BUILDER_DIR, CODE_DIR, BuildInputs, Entry
 
 FORMAT = 1
 LABEL_INPUTS = "io.pipelinectl.inputs"

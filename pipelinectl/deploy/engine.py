@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipelinectl import state
 from pipelinectl.adapters import git as git_adapter
 from pipelinectl.adapters.dags import owned_by as dags_owned
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.adapters.kubedir import DirectoryKube
+from pipelinectl.deploy import state
+from pipelinectl.deploy.state import Item, State
 from pipelinectl.errors import UserError
-from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL
-from pipelinectl.state import Item, State
+from pipelinectl.render.ownership import MANAGED_BY, MANAGER, PIPELINE_LABEL
 
 STATE_SELECTOR = f"{state.STATE_LABEL}=true"
 DAG_FILE_API, DAG_FILE = "pipelinectl.io/v1", "DAGFile"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import buildinputs, digest
 from pipelinectl.adapters.git import GitState
-from pipelinectl.platform import Platform
-from pipelinectl.spec import Pipeline
+from pipelinectl.build import context as buildinputs
+from pipelinectl.build import digest
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import Platform
 
 OCI = "org.opencontainers.image."
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelinectl.errors import UserError
-from pipelinectl.render.labels import MANAGED_BY, MANAGER, PIPELINE_LABEL, TEAM_LABEL
+from pipelinectl.render.ownership import MANAGED_BY, MANAGER, PIPELINE_LABEL, TEAM_LABEL
 
 FORMAT = 1
 HISTORY_LIMIT = 20

@@ -8,10 +8,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelinectl import checks, schema, spec, yamlio
-from pipelinectl.discover import display_name, repo_root
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, dedupe
-from pipelinectl.platform import Platform
+from pipelinectl.spec import checks, schema, yamlio
+from pipelinectl.spec import model as spec
+from pipelinectl.spec.discover import display_name, repo_root
+from pipelinectl.spec.platform import Platform
 
 
 @dataclass

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelinectl import placeholders, schema, yamlio
+from pipelinectl import files, placeholders
 from pipelinectl.errors import Collector, InvalidInput, UserError
-from pipelinectl.spec import Resources
+from pipelinectl.spec import schema, yamlio
+from pipelinectl.spec.model import Resources
 from pipelinectl.units import quantity_problem, quantity_text
 
 LOCAL = "local"
@@ -78,7 +79,7 @@ class Platform:
 
 
 def builtin_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "local-platform.yaml"
+    return files.PACKAGE / "data" / "local-platform.yaml"
 
 
 def resolve(option: str | None, environ: Mapping[str, str]) -> str | None:

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 from pipelinectl.errors import Collector, Location
-from pipelinectl.spec import Pipeline
-from pipelinectl.yamlio import Path_, where
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.yamlio import Path_, where
 
 R_DEPENDENCY_FILES = ("renv.lock", "DESCRIPTION")
 SCRIPT_SUFFIXES = (".R", ".r", ".py", ".sh", ".Rmd", ".qmd", ".jl")

@@ -23,8 +23,9 @@ import fastjsonschema
 if TYPE_CHECKING:
     import jsonschema
 
+from pipelinectl import files
 from pipelinectl.errors import Diagnostic, closest, dedupe, did_you_mean
-from pipelinectl.yamlio import Document, Path_, where
+from pipelinectl.spec.yamlio import Document, Path_, where
 
 SCHEMA_NAMES = ("pipeline", "platform")
 _DNS_LABEL_HINT = "dns-label"
@@ -32,12 +33,7 @@ _DNS_LABEL_HINT = "dns-label"
 
 def schema_path(name: str) -> Path:
     """The schema file: inside the installed wheel, or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "schemas", here.parent / "schemas"):
-        candidate = folder / f"{name}.schema.json"
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{name}.schema.json is not installed with pipelinectl")
+    return files.shipped("schemas") / f"{name}.schema.json"
 
 
 def schema_text(name: str) -> str:

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import images, platform, policy
-from pipelinectl.discover import find_pipelines, repo_root
-from pipelinectl.platform import Platform
-from pipelinectl.spec import Pipeline
-from pipelinectl.validation import default_jobs, load_pipelines
+from pipelinectl.build import images
+from pipelinectl.spec import platform, policy
+from pipelinectl.spec.discover import find_pipelines, repo_root
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import Platform
+from pipelinectl.spec.validation import default_jobs, load_pipelines
 
 
 @dataclass(frozen=True)

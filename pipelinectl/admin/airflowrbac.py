@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl import airflowvalues
-from pipelinectl.manifests import DEPLOYER, DEPLOYER_RULES
-from pipelinectl.platform import Platform
-from pipelinectl.render.labels import MANAGED_BY, MANAGER, TEAM_LABEL
+from pipelinectl.admin import airflowvalues
+from pipelinectl.admin.manifests import DEPLOYER, DEPLOYER_RULES
+from pipelinectl.render.ownership import MANAGED_BY, MANAGER, TEAM_LABEL
+from pipelinectl.spec.platform import Platform
 
 RBAC = "rbac.authorization.k8s.io"
 PODS_ROLE = "pipelinectl-airflow-pods"

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelinectl.validation import Report
+from pipelinectl.spec.validation import Report
 
 FORMATS = ("text", "json", "github", "gitlab")
 

@@ -31,8 +31,8 @@ from typing import Any
 from pipelinectl import placeholders
 from pipelinectl.adapters.git import strip_credentials
 from pipelinectl.errors import UserError
-from pipelinectl.platform import Platform
-from pipelinectl.targets import DAG_LABEL
+from pipelinectl.render.desired import DAG_LABEL
+from pipelinectl.spec.platform import Platform
 
 SIDECAR_IMAGE = "quay.io/kiwigrid/k8s-sidecar:1.30.7"
 DAGS_VOLUME = "pipelinectl-dags"

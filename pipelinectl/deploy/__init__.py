@@ -1,0 +1,1 @@
+"""Desired against recorded state: guard, preflight, apply, prune, record, through ports."""
