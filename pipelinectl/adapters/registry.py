@@ -46,14 +46,6 @@ class Response:
     body: bytes
 
 
-def split_repository(repository: str) -> tuple[str, str]:
-    """registry.example.org/team/name -> (registry.example.org, team/name)."""
-    first, _, rest = repository.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first, rest
-    return "docker.io", repository
-
-
 def is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     name = name.strip("[]")

@@ -28,8 +28,8 @@ from typing import Any
 
 from pipelinectl.admin import airflowvalues
 from pipelinectl.admin.manifests import DEPLOYER, DEPLOYER_RULES
-from pipelinectl.render.ownership import MANAGED_BY, MANAGER, TEAM_LABEL
 from pipelinectl.spec.platform import Platform
+from pipelinectl.vocabulary import MANAGED_BY, MANAGER, TEAM_LABEL
 
 RBAC = "rbac.authorization.k8s.io"
 PODS_ROLE = "pipelinectl-airflow-pods"

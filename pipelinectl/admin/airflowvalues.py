@@ -29,10 +29,10 @@ import re
 from typing import Any
 
 from pipelinectl import placeholders
-from pipelinectl.adapters.git import strip_credentials
+from pipelinectl.checkout import strip_credentials
 from pipelinectl.errors import UserError
-from pipelinectl.render.desired import DAG_LABEL
 from pipelinectl.spec.platform import Platform
+from pipelinectl.vocabulary import DAG_LABEL
 
 SIDECAR_IMAGE = "quay.io/kiwigrid/k8s-sidecar:1.30.7"
 DAGS_VOLUME = "pipelinectl-dags"

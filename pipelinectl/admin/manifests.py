@@ -18,10 +18,10 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from pipelinectl.render.ownership import MANAGED_BY, MANAGER, TEAM_LABEL
 from pipelinectl.spec.model import BUILTIN_DEFAULTS
 from pipelinectl.spec.platform import Platform, Team
 from pipelinectl.units import parse_quantity
+from pipelinectl.vocabulary import MANAGED_BY, MANAGER, TEAM_LABEL
 
 DEPLOYER = "pipelinectl-deployer"
 CONCURRENT_TASKS = 10

@@ -7,35 +7,33 @@ The registry alone decides (no local cache file that an ephemeral CI runner woul
 3. a commit that moves a pipeline to an image that exists but is not the one of its nearest
    tagged ancestor (a revert) gets a `git-` tag copied in the registry, with no layer moved.
 Each build says why: the inputs that differ from the image it replaces, read from its labels.
+The registry and the builder are ports (build/ports.py): this module imports no adapter.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Literal
 
-from pipelinectl.adapters import buildkit, contextdir, credentials
-from pipelinectl.adapters.git import GitState
-from pipelinectl.adapters.registry import RegistryClient, split_repository
 from pipelinectl.build import digest, images
-from pipelinectl.spec.platform import Platform
+from pipelinectl.build.images import split_repository
+from pipelinectl.build.ports import Builder, Registry, Report, Tools
+from pipelinectl.checkout import GitState
+from pipelinectl.vocabulary import IMAGE_INPUTS_LABEL
 
-if TYPE_CHECKING:
-    import docker
-
-UP_TO_DATE, REUSED, BUILD = "up to date", "reused", "build"
+ImageAction = Literal["up to date", "reused", "build"]
+UP_TO_DATE: ImageAction = "up to date"
+REUSED: ImageAction = "reused"
+BUILD: ImageAction = "build"
 LOOKUP_WORKERS = 8
 
 
 @dataclass
-class Outcome:
+class ImageOutcome:
     plan: images.ImagePlan
-    action: str  # up to date | reused | build (| built locally, with push off)
+    action: ImageAction
     digest: str | None = None  # registry digest (sha256:...) once known
     local_id: str | None = None
     previous: tuple[str, str] | None = None  # (commit, digest) of the image it replaces
@@ -49,91 +47,72 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Settings:
-    platform: Platform
-    environ: Mapping[str, str]
+    tools: Tools
     git: GitState | None
     repo_root: Path
     push: bool
-    report: Callable[[str], None]
+    report: Report
 
 
-def run(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
-    outcomes = [Outcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
+def run(plans: list[images.ImagePlan], settings: Settings) -> list[ImageOutcome]:
+    outcomes = [ImageOutcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
     return (_run_pushing if settings.push else _run_local)(outcomes, settings)
 
 
-def _run_pushing(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
-    clients = _decide_all(outcomes, settings)
+def _run_pushing(outcomes: list[ImageOutcome], settings: Settings) -> list[ImageOutcome]:
+    _decide_all(outcomes, settings)
     todo = [o for o in outcomes if o.action == BUILD]
     if todo:
-        cli = buildkit.find_cli(settings.environ)
-        # The docker SDK (for the push) loads while BuildKit builds: its import costs as
-        # much as a cached rebuild.
-        sdk = ThreadPoolExecutor(max_workers=1)
-        loading = sdk.submit(importlib.import_module, "pipelinectl.adapters.docker")
-        ca_bundle = settings.platform.ca_bundle_path()
+        builder = settings.tools.builder()
         for outcome in todo:  # every build before any push: a failure pushes nothing
-            _build(outcome, cli, ca_bundle, settings)
-        docker_adapter = loading.result()
-        sdk.shutdown()
-        client = docker_adapter.connect(settings.environ)
+            _build(outcome, builder, settings)
         for outcome in todo:
-            _push(outcome, docker_adapter, client, clients[_host(outcome.plan)], settings)
-    _retag(outcomes, clients, settings)
+            _push(outcome, builder, settings)
+    _retag(outcomes, settings)
     return outcomes
 
 
-def _run_local(outcomes: list[Outcome], settings: Settings) -> list[Outcome]:
+def _run_local(outcomes: list[ImageOutcome], settings: Settings) -> list[ImageOutcome]:
     """--no-push: the local daemon's images decide; the registry is never contacted."""
-    cli = buildkit.find_cli(settings.environ)
+    builder = settings.tools.builder()
     for outcome in outcomes:
-        outcome.local_id = buildkit.local_image(
-            cli, f"{outcome.plan.repository}:{outcome.plan.content_tag}", settings.environ)
+        plan = outcome.plan
+        outcome.local_id = builder.local_image(f"{plan.repository}:{plan.content_tag}")
         if outcome.local_id:
             outcome.action = UP_TO_DATE
-    ca_bundle = settings.platform.ca_bundle_path()
     for outcome in outcomes:
         if outcome.action == BUILD:
             outcome.reasons = ["not in the local Docker daemon's images"]
-            _build(outcome, cli, ca_bundle, settings)
+            _build(outcome, builder, settings)
     return outcomes
 
 
-def decide(plans: list[images.ImagePlan], settings: Settings) -> list[Outcome]:
+def decide(plans: list[images.ImagePlan], settings: Settings) -> list[ImageOutcome]:
     """What `build` would do, asking the registry only: nothing is built or written."""
-    outcomes = [Outcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
+    outcomes = [ImageOutcome(p, BUILD, clean=_clean(p, settings)) for p in plans]
     _decide_all(outcomes, settings)
     return outcomes
 
 
-def _decide_all(outcomes: list[Outcome], settings: Settings) -> dict[str, RegistryClient]:
-    """Ask the registry about every outcome at once; the clients, by host, for later."""
-    clients = _registry_clients([o.plan for o in outcomes], settings.environ)
+def _decide_all(outcomes: list[ImageOutcome], settings: Settings) -> None:
+    """Ask the registry about every outcome at once."""
     with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-        list(pool.map(lambda o: _decide(o, clients[_host(o.plan)], settings), outcomes))
-    return clients
+        list(pool.map(lambda o: _decide(o, settings), outcomes))
 
 
-def lookup(plans: list[images.ImagePlan], environ: Mapping[str, str]) -> dict[str, str | None]:
+def lookup(plans: list[images.ImagePlan], tools: Tools) -> dict[str, str | None]:
     """The registry digest of each plan's content tag (None: not built), by pipeline file."""
-    clients = _registry_clients(plans, environ)
-
     def one(plan: images.ImagePlan) -> str | None:
-        repo = split_repository(plan.repository)[1]
-        return clients[_host(plan)].manifest_digest(repo, plan.content_tag)
+        host, repo = split_repository(plan.repository)
+        return tools.registry(host).manifest_digest(repo, plan.content_tag)
 
     with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
         return dict(zip([p.pipeline.file for p in plans], pool.map(one, plans), strict=True))
 
 
-def _host(plan: images.ImagePlan) -> str:
-    return split_repository(plan.repository)[0]
-
-
-def _registry_clients(plans: list[images.ImagePlan],
-                      environ: Mapping[str, str]) -> dict[str, RegistryClient]:
-    hosts = {_host(p) for p in plans}
-    return {h: RegistryClient(h, credentials.resolve(h, environ)) for h in sorted(hosts)}
+def _registry(plan: images.ImagePlan, tools: Tools) -> tuple[Registry, str]:
+    host, repo = split_repository(plan.repository)
+    return tools.registry(host), repo
 
 
 def _clean(plan: images.ImagePlan, settings: Settings) -> bool:
@@ -141,9 +120,9 @@ def _clean(plan: images.ImagePlan, settings: Settings) -> bool:
     return git is not None and not git.is_dirty(settings.repo_root, plan.input_paths())
 
 
-def _decide(outcome: Outcome, registry: RegistryClient, settings: Settings) -> None:
+def _decide(outcome: ImageOutcome, settings: Settings) -> None:
     plan = outcome.plan
-    repo = split_repository(plan.repository)[1]
+    registry, repo = _registry(plan, settings.tools)
     outcome.digest = registry.manifest_digest(repo, plan.content_tag)
     outcome.previous = _previous(registry, repo, settings.git)
     if outcome.digest is not None:
@@ -155,11 +134,10 @@ def _decide(outcome: Outcome, registry: RegistryClient, settings: Settings) -> N
         outcome.reasons = ["no earlier image of this pipeline in the registry"]
         return
     labels = registry.labels(repo, outcome.previous[1])
-    outcome.reasons = digest.explain(labels.get(digest.LABEL_INPUTS), plan.inputs)
+    outcome.reasons = digest.explain(labels.get(IMAGE_INPUTS_LABEL), plan.inputs)
 
 
-def _previous(registry: RegistryClient, repo: str,
-              git: GitState | None) -> tuple[str, str] | None:
+def _previous(registry: Registry, repo: str, git: GitState | None) -> tuple[str, str] | None:
     """The image of the nearest commit in first-parent history that has a `git-` tag."""
     if git is None:
         return None
@@ -172,46 +150,39 @@ def _previous(registry: RegistryClient, repo: str,
     return None
 
 
-def _build(outcome: Outcome, cli: str, ca_bundle: str | None, settings: Settings) -> None:
+def _build(outcome: ImageOutcome, builder: Builder, settings: Settings) -> None:
     plan = outcome.plan
     settings.report(f"{plan.name}: building {plan.repository}:{plan.content_tag}")
     for reason in outcome.reasons:
         settings.report(f"  why: {reason}")
-    tags = [f"{plan.repository}:{t}" for t in _tags(outcome, settings)]
     shown = str((plan.pipeline_dir / (plan.pipeline.image.dockerfile or "")).relative_to(
         settings.repo_root)) if plan.pipeline.image.dockerfile else plan.build.dockerfile
-    outcome.local_id = buildkit.build(
-        cli, plan.build, tags, images.labels(plan, settings.git, outcome.clean), ca_bundle,
-        settings.environ, shown, contextdir.root(settings.environ, plan.repository),
-        settings.report)
+    outcome.local_id = builder.build(
+        plan.build, plan.repository, _tags(outcome, settings),
+        images.labels(plan, settings.git, outcome.clean), shown, settings.report)
 
 
-def _tags(outcome: Outcome, settings: Settings) -> list[str]:
+def _tags(outcome: ImageOutcome, settings: Settings) -> list[str]:
     tags = [outcome.plan.content_tag]
     if settings.git is not None and outcome.clean:
         tags.append(digest.git_tag(settings.git.commit))
     return tags
 
 
-def _push(outcome: Outcome, docker_adapter: ModuleType, client: docker.DockerClient,
-          registry: RegistryClient, settings: Settings) -> None:
+def _push(outcome: ImageOutcome, builder: Builder, settings: Settings) -> None:
     """Layers go up once, under the content tag; the `git-` tag is then a manifest copy."""
     plan = outcome.plan
-    found = credentials.resolve(_host(plan), settings.environ)
-    pushed = docker_adapter.push(client, plan.repository, plan.content_tag, found,
-                                 settings.report)
-    outcome.digest = pushed.digest
+    outcome.digest = builder.push(plan.repository, plan.content_tag, settings.report)
+    registry, repo = _registry(plan, settings.tools)
     for tag in _tags(outcome, settings)[1:]:
-        registry.copy_tag(split_repository(plan.repository)[1], pushed.digest, tag)
+        registry.copy_tag(repo, outcome.digest, tag)
 
 
-def _retag(outcomes: list[Outcome], clients: dict[str, RegistryClient],
-           settings: Settings) -> None:
+def _retag(outcomes: list[ImageOutcome], settings: Settings) -> None:
     """A reused image (a revert) gets the commit's `git-` tag, copied in the registry."""
     if settings.git is None:
         return
     for outcome in outcomes:
         if outcome.action == REUSED and outcome.clean and outcome.digest:
-            repo = split_repository(outcome.plan.repository)[1]
-            clients[_host(outcome.plan)].copy_tag(repo, outcome.digest,
-                                                  digest.git_tag(settings.git.commit))
+            registry, repo = _registry(outcome.plan, settings.tools)
+            registry.copy_tag(repo, outcome.digest, digest.git_tag(settings.git.commit))

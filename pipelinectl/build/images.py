@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl.adapters.git import GitState
 from pipelinectl.build import context as buildinputs
 from pipelinectl.build import digest
+from pipelinectl.checkout import GitState
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
 
@@ -44,6 +44,14 @@ class ImagePlan:
         if image.dependencies is not None:
             paths.append(self.pipeline_dir / image.dependencies)
         return paths
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """registry.example.org/team/name -> (registry.example.org, team/name)."""
+    first, _, rest = repository.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "docker.io", repository
 
 
 def repository(platform: Platform, pipeline: Pipeline) -> str:

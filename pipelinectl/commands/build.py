@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import wiring as common
-from pipelinectl.adapters import git as git_adapter
+from pipelinectl import wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+@dataclass(frozen=True)
+class Args:
+    paths: list[str]
+    push: bool
+    repo_id: str | None
+    platform: str | None
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     started = time.monotonic()
-    outcomes = build(args.paths, args.platform, args.repo_id, args.push, environ, cwd)
+    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    settings = wiring.image_settings(loaded.config, environ,
+                                     wiring.git_state(loaded.root, environ), loaded.root,
+                                     args.push)
+    outcomes = imagebuild.run(loaded.plans(), settings)
     for outcome in outcomes:
         where = outcome.reference or f"{outcome.plan.repository}:{outcome.plan.content_tag}"
         sys.stdout.write(f"{outcome.plan.pipeline.file}: {outcome.plan.name}: "
@@ -28,18 +39,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     return EXIT_OK
 
 
-def build(paths: list[str], platform_option: str | None, repo_id_option: str | None,
-          push: bool, environ: Mapping[str, str], cwd: Path) -> list[imagebuild.Outcome]:
-    """Validate, then build what changed."""
-    loaded = common.load(paths, platform_option, repo_id_option, environ, cwd)
-    settings = imagebuild.Settings(loaded.config, environ,
-                                   git_adapter.read(loaded.root, environ), loaded.root, push,
-                                   common.progress)
-    return imagebuild.run(loaded.plans(), settings)
-
-
-def _verb(outcome: imagebuild.Outcome, push: bool) -> str:
+def _verb(outcome: imagebuild.ImageOutcome, push: bool) -> str:
     if outcome.action == imagebuild.BUILD:
         return "built" if push else "built locally"
     return outcome.action
-

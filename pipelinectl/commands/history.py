@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl.commands.status import deployed
+from pipelinectl import wiring
+from pipelinectl.deploy import state
 from pipelinectl.errors import EXIT_OK
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    _kube, found = deployed(args, environ, cwd)
-    for pipeline, namespace, record in found:
+@dataclass(frozen=True)
+class Args:
+    paths: list[str]
+    repo_id: str | None
+    platform: str | None
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
+    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    cluster = wiring.cluster(loaded.config, loaded.root, environ)
+    for pipeline in loaded.pipelines:
         name = pipeline.metadata.name
+        namespace = loaded.config.teams[pipeline.metadata.team].namespace
+        record = state.read(cluster, namespace, name)
         if record is None:
             sys.stdout.write(f"{name}: never deployed (namespace {namespace})\n")
             continue

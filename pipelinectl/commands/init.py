@@ -6,20 +6,21 @@ back exactly, so a name can never change the structure of the generated spec.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from pipelinectl import wiring
 from pipelinectl.errors import EXIT_OK, InvalidInput, PipelinectlError, UserError
 from pipelinectl.spec import platform, schema
-from pipelinectl.spec.discover import PIPELINE_FILE, display_name, repo_root
+from pipelinectl.spec.discover import display_name, repo_root
 from pipelinectl.spec.validation import validate_one
-
-SCHEMA_COPY = Path(".pipelinectl") / "pipeline.schema.json"
+from pipelinectl.vocabulary import PIPELINE_FILE, SCHEMA_COPY
 
 _R_SCRIPT = """\
 # An example task: replace it with your analysis.
@@ -55,8 +56,18 @@ _REQUIREMENTS = """\
 """
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    config = platform.load(platform.resolve(args.platform, environ))
+@dataclass(frozen=True)
+class Args:
+    directory: str
+    language: Literal["r", "python"]
+    name: str | None
+    team: str | None
+    schema_url: str | None
+    platform: str | None
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
+    config = wiring.load_platform(args.platform, environ)
     target = (cwd / args.directory).resolve()
     spec_path = target / PIPELINE_FILE
     if spec_path.exists():
@@ -110,7 +121,7 @@ def _version(language: str, config: platform.Platform) -> str:
     return offered[-1]
 
 
-def _schema_url(args: argparse.Namespace, target: Path) -> str:
+def _schema_url(args: Args, target: Path) -> str:
     if args.schema_url:
         return str(args.schema_url)
     copy = repo_root(target) / SCHEMA_COPY

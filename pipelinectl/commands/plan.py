@@ -7,25 +7,27 @@ objects for pipelines that would be removed).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pipelinectl import wiring as common
-from pipelinectl.adapters import git as git_adapter
-from pipelinectl.adapters.kube import Kube
-from pipelinectl.adapters.kubedir import DirectoryKube
+from pipelinectl import wiring
 from pipelinectl.build import imagebuild
-from pipelinectl.commands.deploy import cluster, delivery_for, source
-from pipelinectl.deploy import engine as deploy
 from pipelinectl.deploy import state
+from pipelinectl.deploy.ports import Cluster, Delivery
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render import changes, outputs
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
+from pipelinectl.vocabulary import (
+    APPLIED_HASH_ANNOTATION,
+    DAG_FILE_KIND,
+    RENDERED_AIRFLOW_DIR,
+    RENDERED_KUBERNETES_DIR,
+    TEAM_LABEL,
+)
 from pipelinectl.yamlout import dump_all
 
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
@@ -41,13 +43,23 @@ class Entry:
     words: list[str] = field(default_factory=list)
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
+@dataclass(frozen=True)
+class Args:
+    paths: list[str]
+    against: str | None
+    format: Literal["text", "markdown"]
+    output: str | None
+    repo_id: str | None
+    platform: str | None
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
+    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
     config, root, repo_id, pipelines = loaded.config, loaded.root, loaded.repo_id, \
         loaded.pipelines
-    git = git_adapter.read(root, environ)
-    decided = imagebuild.decide(loaded.plans(), imagebuild.Settings(
-        config, environ, git, root, True, common.progress))
+    git = wiring.git_state(root, environ)
+    decided = imagebuild.decide(loaded.plans(), wiring.image_settings(config, environ, git,
+                                                                      root))
     commit = git.commit if git else outputs.NO_COMMIT
     new = {}
     image_words = {}
@@ -62,7 +74,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     present = None if not args.paths else {p.metadata.name for p in pipelines}
     old = _against_folder(Path(args.against), set(new) if present else None) \
         if args.against else _against_cluster(config, pipelines, root, environ,
-                                               source(repo_id, git, root), present)
+                                               wiring.source(repo_id, git, root), present)
     entries = _entries(new, old, image_words)
     text = _markdown(entries) if args.format == "markdown" else _text(entries)
     if args.output:
@@ -74,7 +86,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
 def _against_folder(folder: Path, only: set[str] | None) -> dict[str, str]:
     """The render output of the target branch (only `only`'s files when PATHs were given)."""
     found = {}
-    for kind in (outputs.KUBERNETES_DIR, outputs.AIRFLOW_DIR):
+    for kind in (RENDERED_KUBERNETES_DIR, RENDERED_AIRFLOW_DIR):
         for path in sorted((folder / kind).glob("*/*")):
             if path.suffix in (".yaml", ".py") and path.is_file():
                 relative = path.relative_to(folder).as_posix()
@@ -87,46 +99,44 @@ def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
                      environ: Mapping[str, str], deployer: str,
                      present: set[str] | None) -> dict[str, str]:
     """What is deployed for this repository's pipelines (all it deployed, without PATHs)."""
-    kube = cluster(config, root, environ)
-    delivery = delivery_for(config, root, environ)
+    cluster = wiring.cluster(config, root, environ)
     found: dict[str, str] = {}
     namespaces = sorted({config.teams[p.metadata.team].namespace for p in pipelines})
-    for namespace in namespaces:
-        for obj in kube.list("ConfigMap", namespace, f"{state.STATE_LABEL}=true"):
-            record = state.from_configmap(obj)
-            if record.source != deployer or (present is not None and
-                                             record.pipeline not in present):
-                continue
-            for item in record.inventory:
-                _read_item(kube, delivery, item, found)
+    with wiring.delivery(config, root, environ) as delivery:
+        for namespace in namespaces:
+            for record in state.read_all(cluster, namespace).values():
+                if record.source != deployer or (present is not None and
+                                                 record.pipeline not in present):
+                    continue
+                for item in record.inventory:
+                    _read_item(cluster, delivery, item, found)
     return found
 
 
-def _read_item(kube: Kube | DirectoryKube, delivery: deploy.Delivery | None, item: state.Item,
+def _read_item(cluster: Cluster, delivery: Delivery | None, item: state.Item,
                found: dict[str, str]) -> None:
     if item.kind == "CronJob":
-        live = kube.get("CronJob", item.namespace, item.name)
+        live = cluster.get("CronJob", item.namespace, item.name)
         if live is not None:
-            path = f"{outputs.KUBERNETES_DIR}/{item.namespace}/{item.name}.yaml"
+            path = f"{RENDERED_KUBERNETES_DIR}/{item.namespace}/{item.name}.yaml"
             found[path] = dump_all([_as_applied(live)])
-    elif item.kind == "DAGFile" and delivery is not None:
+    elif item.kind == DAG_FILE_KIND and delivery is not None:
         text = delivery.read(item.name)
         if text is not None:
             team = item.name.rsplit("/", 2)[-2]
-            found[f"{outputs.AIRFLOW_DIR}/{team}/{item.name.rsplit('/', 1)[-1]}"] = text
+            found[f"{RENDERED_AIRFLOW_DIR}/{team}/{item.name.rsplit('/', 1)[-1]}"] = text
     elif item.kind == "ConfigMap":
-        live = kube.get("ConfigMap", item.namespace, item.name)
+        live = cluster.get("ConfigMap", item.namespace, item.name)
         for name, text in ((live or {}).get("data") or {}).items():
-            team = (live or {}).get("metadata", {}).get("labels", {}).get(
-                "pipelinectl.io/team", "")
-            found[f"{outputs.AIRFLOW_DIR}/{team}/{name}"] = text
+            team = (live or {}).get("metadata", {}).get("labels", {}).get(TEAM_LABEL, "")
+            found[f"{RENDERED_AIRFLOW_DIR}/{team}/{name}"] = text
 
 
 def _as_applied(live: dict[str, Any]) -> dict[str, Any]:
     """The live object without what the server adds, to compare with a rendering."""
     meta = {k: v for k, v in live["metadata"].items() if k not in _SERVER_FIELDS}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if k != "pipelinectl.io/applied-hash"}
+                   if k != APPLIED_HASH_ANNOTATION}
     if annotations:
         meta["annotations"] = annotations
     ordered = {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": meta}

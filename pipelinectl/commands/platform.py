@@ -3,13 +3,13 @@ for Airflow) and `pipelinectl platform airflow-values` (values for the Airflow H
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pipelinectl import files
+from pipelinectl import files, wiring
 from pipelinectl.admin import airflowrbac, airflowvalues, manifests
 from pipelinectl.errors import EXIT_OK, UserError, did_you_mean
 from pipelinectl.spec import platform
@@ -18,14 +18,24 @@ from pipelinectl.yamlout import dump_all
 AIRFLOW_FILE = "_airflow.yaml"  # never a team's file: a team name is a DNS label
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    config = platform.load(platform.resolve(args.platform, environ))
+@dataclass(frozen=True)
+class Args:
+    action: Literal["manifests", "airflow-values"]
+    output: str | None
+    worker_service_account: str
+    platform: str | None
+    team: list[str] | None = None  # manifests only
+    airflow_namespace: str | None = None  # manifests only
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
+    config = wiring.load_platform(args.platform, environ)
     if args.action == "airflow-values":
         return _airflow_values(args, config)
     return _manifests(args, config)
 
 
-def _manifests(args: argparse.Namespace, config: platform.Platform) -> int:
+def _manifests(args: Args, config: platform.Platform) -> int:
     teams = sorted(config.teams)
     chosen = args.team or teams
     for team in chosen:
@@ -45,7 +55,7 @@ def _manifests(args: argparse.Namespace, config: platform.Platform) -> int:
     return EXIT_OK
 
 
-def _airflow_values(args: argparse.Namespace, config: platform.Platform) -> int:
+def _airflow_values(args: Args, config: platform.Platform) -> int:
     values: dict[str, Any] = airflowvalues.values(config, args.worker_service_account)
     _emit(dump_all([values]), Path(args.output) if args.output else None)
     return EXIT_OK

@@ -8,26 +8,33 @@ stops the command before any file is written.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import files
-from pipelinectl import wiring as common
-from pipelinectl.adapters import git as git_adapter
+from pipelinectl import files, wiring
 from pipelinectl.build import imagebuild, images
+from pipelinectl.build.ports import Tools
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import outputs
 from pipelinectl.spec.discover import display_name
+from pipelinectl.vocabulary import RENDER_DIR, RENDERED_AIRFLOW_DIR, RENDERED_KUBERNETES_DIR
 
-DEFAULT_OUTPUT = ".pipelinectl/render"
+
+@dataclass(frozen=True)
+class Args:
+    paths: list[str]
+    output: str | None
+    image_placeholder: bool
+    repo_id: str | None
+    platform: str | None
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
+    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
     config, root = loaded.config, loaded.root
-    git = git_adapter.read(root, environ)
+    git = wiring.git_state(root, environ)
     plans = loaded.plans()
     if args.image_placeholder:
         digests = {plan.pipeline.file: outputs.PLACEHOLDER_DIGEST for plan in plans}
@@ -35,12 +42,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
                          f"{outputs.PLACEHOLDER_DIGEST[:15]}...: these files cannot run "
                          "until rendered again after `pipelinectl build`\n")
     else:
-        digests = _resolved(plans, environ)
+        digests = _resolved(plans, wiring.build_tools(config, environ))
     rendered = [outputs.render_pipeline(plan.pipeline, config,
                                         plan.reference(digests[plan.pipeline.file]),
                                         git.commit if git else outputs.NO_COMMIT)
                 for plan in plans]
-    out = Path(args.output) if args.output else root / DEFAULT_OUTPUT
+    out = Path(args.output) if args.output else root / RENDER_DIR
     out = out if out.is_absolute() else cwd / out
     written = _write(out, rendered, prune=not args.paths)
     for path in sorted(written):
@@ -48,8 +55,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     return EXIT_OK
 
 
-def _resolved(plans: list[images.ImagePlan], environ: Mapping[str, str]) -> dict[str, str]:
-    found = imagebuild.lookup(plans, environ)
+def _resolved(plans: list[images.ImagePlan], tools: Tools) -> dict[str, str]:
+    found = imagebuild.lookup(plans, tools)
     missing = [plan for plan in plans if found.get(plan.pipeline.file) is None]
     if missing:
         names = ", ".join(f"{plan.name} ({plan.repository}:{plan.content_tag[:20]}...)"
@@ -69,7 +76,7 @@ def _write(out: Path, rendered: list[outputs.Rendered], prune: bool) -> list[Pat
         written.append(target)
     if prune:
         keep = set(written)
-        for folder in (outputs.KUBERNETES_DIR, outputs.AIRFLOW_DIR):
+        for folder in (RENDERED_KUBERNETES_DIR, RENDERED_AIRFLOW_DIR):
             for stale in sorted((out / folder).glob("*/*")):
                 if stale.is_file() and stale.suffix in (".yaml", ".py") and stale not in keep:
                     stale.unlink()

@@ -2,54 +2,62 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import wiring as common
-from pipelinectl.adapters import docker as docker_adapter
-from pipelinectl.adapters import git as git_adapter
+from pipelinectl import wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
-from pipelinectl.local import runner as localrun
-from pipelinectl.spec.checks import ordered_tasks
+from pipelinectl.local import runner
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.model import Pipeline, Task
+from pipelinectl.vocabulary import RUNS_DIR
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+@dataclass(frozen=True)
+class Args:
+    path: str | None
+    task: list[str] | None
+    env_file: str | None
+    secrets_dir: str | None
+    jobs: int
+    platform: str | None
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     where = args.path or "."
     found = len(find_pipelines([where], cwd))
     if found != 1:
         raise UserError(f"run takes one pipeline; found {found} under {where}",
                         hint="name one pipeline.yaml or its folder")
-    loaded = common.load([where], args.platform, None, environ, cwd)
+    loaded = wiring.load([where], args.platform, None, environ, cwd)
     [pipeline], [plan], root = loaded.pipelines, loaded.plans(), loaded.root
-    imagebuild.run([plan], imagebuild.Settings(
-        loaded.config, environ, git_adapter.read(root, environ), root, False,
-        common.progress))
+    imagebuild.run([plan], wiring.image_settings(loaded.config, environ,
+                                                 wiring.git_state(root, environ), root,
+                                                 push=False))
     tasks = _selected(pipeline, args.task or [])
-    workspace = root / ".pipelinectl" / "runs" / pipeline.metadata.name / "workspace"
+    workspace = root / RUNS_DIR / pipeline.metadata.name / "workspace"
     workspace.mkdir(parents=True, exist_ok=True)
     os.chmod(workspace, 0o777)  # the task user (uid 10001) writes here
     _assumed(pipeline, tasks, workspace)
-    secrets = localrun.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
+    secrets = runner.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
                                     {s for t in tasks for s in t.secrets})
-    extra = localrun.read_env_file(Path(args.env_file)) if args.env_file else {}
+    extra = runner.read_env_file(Path(args.env_file)) if args.env_file else {}
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    settings = localrun.RunSettings(f"{plan.repository}:{plan.content_tag}", workspace,
-                                    f"local__{stamp}", secrets, extra, args.jobs, common.progress)
-    results = localrun.run(docker_adapter.connect(environ), pipeline, tasks, settings)
-    sys.stdout.write(localrun.summary(results))
+    settings = runner.RunSettings(f"{plan.repository}:{plan.content_tag}", workspace,
+                                    f"local__{stamp}", secrets, extra, args.jobs, wiring.progress)
+    results = runner.run(wiring.docker_client(environ), pipeline, tasks, settings)
+    sys.stdout.write(runner.summary(results))
     sys.stdout.write(f"workspace: {workspace}\n")
-    return EXIT_OK if all(r.status == localrun.SUCCEEDED for r in results) else EXIT_USER
+    return EXIT_OK if all(r.status == runner.SUCCEEDED for r in results) else EXIT_USER
 
 
 def _selected(pipeline: Pipeline, names: list[str]) -> list[Task]:
-    ordered = ordered_tasks(pipeline)
+    ordered = pipeline.ordered_tasks()
     if not names:
         return ordered
     known = [t.name for t in ordered]
@@ -64,6 +72,6 @@ def _assumed(pipeline: Pipeline, tasks: list[Task], workspace: Path) -> None:
     chosen = {t.name for t in tasks}
     upstream = sorted({d for t in tasks for d in t.depends_on if d not in chosen})
     if upstream:
-        common.progress(f"running {', '.join(t.name for t in tasks)} only: assuming the outputs of "
+        wiring.progress(f"running {', '.join(t.name for t in tasks)} only: assuming the outputs of "
                   f"{', '.join(upstream)} are already in {workspace} (from an earlier run)")
 

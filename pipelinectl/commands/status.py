@@ -2,49 +2,41 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from pipelinectl import wiring as common
-from pipelinectl.adapters.kube import Kube
-from pipelinectl.adapters.kubedir import DirectoryKube
-from pipelinectl.commands.deploy import cluster
+from pipelinectl import wiring
 from pipelinectl.deploy import state
+from pipelinectl.deploy.ports import Cluster
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
-from pipelinectl.render.ownership import PIPELINE_LABEL
-from pipelinectl.spec.model import Pipeline
+from pipelinectl.vocabulary import PIPELINE_LABEL
 
 LAST_RUNS = 3
 
 
-def deployed(args: argparse.Namespace, environ: Mapping[str, str],
-             cwd: Path) -> tuple[Kube | DirectoryKube,
-                                 list[tuple[Pipeline, str, state.State | None]]]:
-    """The repository's pipelines with their namespace and recorded state (None: never)."""
-    loaded = common.load(args.paths, args.platform, args.repo_id, environ, cwd)
-    config = loaded.config
-    kube = cluster(config, loaded.root, environ)
-    found = []
-    for pipeline in loaded.pipelines:
-        namespace = config.teams[pipeline.metadata.team].namespace
-        obj = kube.get("ConfigMap", namespace, state.object_name(pipeline.metadata.name))
-        found.append((pipeline, namespace, state.from_configmap(obj) if obj else None))
-    return kube, found
+@dataclass(frozen=True)
+class Args:
+    paths: list[str]
+    repo_id: str | None
+    platform: str | None
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
-    kube, found = deployed(args, environ, cwd)
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
+    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    cluster = wiring.cluster(loaded.config, loaded.root, environ)
     now = datetime.datetime.now(datetime.UTC)
-    for pipeline, namespace, record in found:
+    for pipeline in loaded.pipelines:
         name = pipeline.metadata.name
+        namespace = loaded.config.teams[pipeline.metadata.team].namespace
+        record = state.read(cluster, namespace, name)
         if record is None:
             sys.stdout.write(f"{name}: not deployed (namespace {namespace})\n")
             continue
@@ -55,11 +47,11 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
             f"  image: {current.image}\n")
         for item in current.inventory:
             sys.stdout.write(f"  {item.describe()}\n")
-        cron = kube.get("CronJob", namespace, name) \
+        cron = cluster.get("CronJob", namespace, name) \
             if any(i.kind == "CronJob" for i in current.inventory) else None
         if cron is not None:
             sys.stdout.write(f"  next run: {next_run(cron, now)}\n")
-        for line in last_runs(kube, namespace, name):
+        for line in last_runs(cluster, namespace, name):
             sys.stdout.write(f"  {line}\n")
     return EXIT_OK
 
@@ -74,8 +66,8 @@ def next_run(cron: Mapping[str, Any], now: datetime.datetime) -> str:
     return f"{upcoming.isoformat()} ({spec['schedule']} {zone.key})"
 
 
-def last_runs(kube: Kube | DirectoryKube, namespace: str, pipeline: str) -> list[str]:
-    jobs = kube.list("Job", namespace, f"{PIPELINE_LABEL}={pipeline}")
+def last_runs(cluster: Cluster, namespace: str, pipeline: str) -> list[str]:
+    jobs = cluster.list("Job", namespace, f"{PIPELINE_LABEL}={pipeline}")
     jobs.sort(key=lambda j: j.get("status", {}).get("startTime") or "", reverse=True)
     lines = []
     for job in jobs[:LAST_RUNS]:

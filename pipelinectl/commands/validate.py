@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipelinectl import wiring
 from pipelinectl.errors import EXIT_OK, EXIT_USER, InvalidInput
-from pipelinectl.spec import output, platform, policy
+from pipelinectl.spec import output, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
+from pipelinectl.spec.output import ReportFormat
 from pipelinectl.spec.validation import Report, default_jobs, validate_files
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
+@dataclass(frozen=True)
+class Args:
+    paths: list[str]
+    format: ReportFormat
+    output: str | None
+    jobs: int | None
+    repo_id: str | None
+    platform: str | None
+
+
+def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     report = _report(args, environ, cwd)
     root = repo_root(cwd)
     rendered = output.render(args.format, report, root)
@@ -27,10 +39,9 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> int:
     return EXIT_USER if report.problems else EXIT_OK
 
 
-def _report(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> Report:
-    platform_file = platform.resolve(args.platform, environ)
+def _report(args: Args, environ: Mapping[str, str], cwd: Path) -> Report:
     try:
-        config = platform.load(platform_file)
+        config = wiring.load_platform(args.platform, environ)
     except InvalidInput as exc:
         # A broken platform config is reported like a broken spec, in the same format.
         return Report(files=[], problems=exc.diagnostics())

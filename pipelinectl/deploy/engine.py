@@ -1,6 +1,7 @@
 """The cluster half of a deploy: guard, preflight, apply, prune, record.
 
-Given the objects each pipeline should have (rendered with its image digest), this:
+Given the objects each pipeline should have (render/desired.py, rendered with its image
+digest), this:
 1. reads what is there with a constant number of requests per namespace (all CronJobs, the
    state objects, the namespace, access reviews, the Secrets the tasks name);
 2. refuses, before any write, a commit that does not descend from the deployed one (a stale
@@ -11,31 +12,34 @@ Given the objects each pipeline should have (rendered with its image digest), th
    carry this pipeline's ownership labels, only in the team's namespace;
 5. records the state object last: a failure before it leaves the previous record intact, and
    a rerun converges.
+The cluster, the DAG delivery and the git history are ports (deploy/ports.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from pipelinectl.adapters import git as git_adapter
-from pipelinectl.adapters.dags import owned_by as dags_owned
-from pipelinectl.adapters.kube import Kube
-from pipelinectl.adapters.kubedir import DirectoryKube
 from pipelinectl.deploy import state
+from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import Item, State
 from pipelinectl.errors import UserError
-from pipelinectl.render.ownership import MANAGED_BY, MANAGER, PIPELINE_LABEL
+from pipelinectl.render.dagfile import owned_by
+from pipelinectl.render.desired import Desired
+from pipelinectl.vocabulary import (
+    DAG_FILE_API,
+    DAG_FILE_KIND,
+    MANAGED_BY,
+    MANAGER,
+    PIPELINE_LABEL,
+)
 
-STATE_SELECTOR = f"{state.STATE_LABEL}=true"
-DAG_FILE_API, DAG_FILE = "pipelinectl.io/v1", "DAGFile"
 KINDS = ("CronJob", "ConfigMap")
 NEEDED = (("patch", "CronJob"), ("delete", "CronJob"), ("patch", "ConfigMap"),
           ("get", "Secret"))
 # Outside the teams' namespaces (the DAG ConfigMaps' namespace): ConfigMaps only, so that
-# the deployer needs no other right there (platform manifests: airflowrbac).
+# the deployer needs no other right there (platform manifests: admin/airflowrbac.py).
 DAG_KINDS = ("ConfigMap",)
 DAG_NEEDED = (("patch", "ConfigMap"),)
 DEPTH_HINT = ("fetch the full history: GitLab `variables: {GIT_DEPTH: 0}`, GitHub "
@@ -47,27 +51,10 @@ class Refused(UserError):
 
 
 @dataclass(frozen=True)
-class Desired:
-    pipeline: str
-    team: str
-    namespace: str
-    spec_digest: str
-    image: str
-    objects: tuple[dict[str, Any], ...]  # Kubernetes objects (CronJob; DAG ConfigMap)
-    secrets: tuple[str, ...] = ()
-    dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
-
-    def inventory(self, delivery: str = "") -> tuple[Item, ...]:
-        items = [_item(o) for o in self.objects]
-        items += [Item(DAG_FILE_API, DAG_FILE, delivery, path) for path, _ in self.dag_files]
-        return tuple(sorted(items))
-
-
-@dataclass(frozen=True)
-class Context:
-    kube: Kube | DirectoryKube
-    git: git_adapter.GitState
-    repo_root: Path
+class DeployContext:
+    cluster: Cluster
+    history: History
+    commit: str  # the commit being deployed
     environment: str
     source: str  # the deploying repository (CI project path or URL)
     now: str  # ISO 8601 time of this deploy
@@ -76,16 +63,8 @@ class Context:
     report: Callable[[str], None] = lambda _line: None
 
 
-class Delivery(Protocol):
-    location: str
-
-    def read(self, path: str) -> str | None: ...
-
-    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None: ...
-
-
 @dataclass
-class Outcome:
+class DeployOutcome:
     pipeline: str
     namespace: str
     applied: list[Item] = field(default_factory=list)
@@ -111,13 +90,20 @@ class _Batch:
     forget: list[tuple[str, str]] = field(default_factory=list)  # (namespace, pipeline)
 
 
-def run(desired: list[Desired], ctx: Context, prune_removed: bool,
-        namespaces: tuple[str, ...] = ()) -> list[Outcome]:
+def inventory(desired: Desired, delivery: str = "") -> tuple[Item, ...]:
+    """What a pipeline owns once `desired` is deployed: its objects and DAG files."""
+    items = [_item(o) for o in desired.objects]
+    items += [Item(DAG_FILE_API, DAG_FILE_KIND, delivery, path) for path, _ in desired.dag_files]
+    return tuple(sorted(items))
+
+
+def run(desired: list[Desired], ctx: DeployContext, prune_removed: bool,
+        namespaces: tuple[str, ...] = ()) -> list[DeployOutcome]:
     """Deploy `desired`; `namespaces` adds namespaces to look in for removed pipelines."""
     found = {o["metadata"]["namespace"] for d in desired for o in d.objects}
     wanted = sorted({d.namespace for d in desired} | found | set(namespaces))
     teams = {d.namespace for d in desired} | set(namespaces)
-    live = {ns: _read(ctx.kube, ns, KINDS if ns in teams else DAG_KINDS) for ns in wanted}
+    live = {ns: _read(ctx.cluster, ns, KINDS if ns in teams else DAG_KINDS) for ns in wanted}
     for item in desired:
         _guard(item, live[item.namespace].states.get(item.pipeline), ctx)
     _preflight(desired, live, ctx, teams)
@@ -127,38 +113,30 @@ def run(desired: list[Desired], ctx: Context, prune_removed: bool,
         outcomes += _remove_gone(desired, live, ctx, batch)
     if ctx.delivery is not None and (batch.writes or batch.deletes):
         ctx.delivery.publish(batch.writes, sorted(batch.deletes),
-                             f"pipelinectl deploy {ctx.git.commit[:12]} ({ctx.environment})")
+                             f"pipelinectl deploy {ctx.commit[:12]} ({ctx.environment})")
     # The state objects last: a failure above leaves the previous records intact.
     for record in batch.records:
-        ctx.kube.apply(record, live=None)
+        ctx.cluster.apply(record, live=None)
     for namespace, name in batch.forget:
-        ctx.kube.delete("ConfigMap", namespace, state.object_name(name))
+        ctx.cluster.delete("ConfigMap", namespace, state.object_name(name))
     return outcomes
 
 
-def _read(kube: Kube | DirectoryKube, namespace: str,
-          kinds: tuple[str, ...] = KINDS) -> _Live:
-    objects = {(kind, o["metadata"]["name"]): o for kind in kinds
-               for o in kube.list(kind, namespace, "")}
-    states = {}
-    for (kind, _name), obj in objects.items():
-        labels = obj["metadata"].get("labels") or {}
-        if kind != "ConfigMap" or labels.get(state.STATE_LABEL) != "true":
-            continue
-        record = state.from_configmap(obj)  # StateError (a user error) if not ours
-        states[record.pipeline] = record
-    return _Live(objects, states)
+def _read(cluster: Cluster, namespace: str, kinds: tuple[str, ...] = KINDS) -> _Live:
+    found = {kind: cluster.list(kind, namespace, "") for kind in kinds}
+    objects = {(kind, o["metadata"]["name"]): o for kind in kinds for o in found[kind]}
+    # StateError (a user error) for a state object that is not ours
+    return _Live(objects, state.states_in(found.get("ConfigMap", [])))
 
 
-def _guard(item: Desired, previous: State | None, ctx: Context) -> None:
+def _guard(item: Desired, previous: State | None, ctx: DeployContext) -> None:
     """A stale CI job must not roll production back: the deployed commit must be an ancestor."""
-    if previous is None or previous.current.revision == ctx.git.commit:
+    if previous is None or previous.current.revision == ctx.commit:
         return
     deployed = previous.current.revision
-    known = git_adapter.is_ancestor(ctx.repo_root, deployed, ctx.git.commit)
-    if known is None and git_adapter.is_shallow(ctx.repo_root) and \
-            git_adapter.deepen(ctx.repo_root):
-        known = git_adapter.is_ancestor(ctx.repo_root, deployed, ctx.git.commit)
+    known = ctx.history.is_ancestor(deployed, ctx.commit)
+    if known is None and ctx.history.is_shallow() and ctx.history.deepen():
+        known = ctx.history.is_ancestor(deployed, ctx.commit)
     if known or ctx.force:
         return
     if known is None:
@@ -166,34 +144,34 @@ def _guard(item: Desired, previous: State | None, ctx: Context) -> None:
                       "clone, so it cannot be told whether this deploy moves forward",
                       hint=DEPTH_HINT)
     raise Refused(
-        f"{item.pipeline}: commit {ctx.git.commit[:12]} does not descend from the deployed "
+        f"{item.pipeline}: commit {ctx.commit[:12]} does not descend from the deployed "
         f"commit {deployed[:12]}: refusing to roll {item.namespace} back (a stale CI job?)",
         hint="deploy a newer commit; to go back, `git revert` and push. --force overrides "
              "(and is recorded in the history)")
 
 
-def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: Context,
+def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployContext,
                teams: set[str]) -> None:
     problems = []
     for namespace in sorted(live):
-        if not ctx.kube.namespace_exists(namespace):
+        if not ctx.cluster.namespace_exists(namespace):
             problems.append(f"namespace {namespace} does not exist")
             continue
         for verb, kind in NEEDED if namespace in teams else DAG_NEEDED:
-            if not ctx.kube.allowed(verb, kind, namespace):
+            if not ctx.cluster.allowed(verb, kind, namespace):
                 problems.append(f"the deploy credentials may not {verb} {kind} objects in "
                                 f"namespace {namespace}")
     for item in desired:
         for obj in item.objects:
             problems += _name_taken(item, obj, live[obj["metadata"]["namespace"]])
-        for secret in item.secrets if ctx.kube.checks_secrets else ():
-            if ctx.kube.get("Secret", item.namespace, secret) is None:
+        for secret in item.secrets if ctx.cluster.checks_secrets else ():
+            if ctx.cluster.get("Secret", item.namespace, secret) is None:
                 problems.append(f"{item.pipeline}: Secret {item.namespace}/{secret} does not "
                                 "exist")
         if ctx.delivery is not None:
             for path, _text in item.dag_files:
                 current = ctx.delivery.read(path)
-                if current is not None and not dags_owned(current, item.pipeline):
+                if current is not None and not owned_by(current, item.pipeline):
                     problems.append(f"{item.pipeline}: {path} in {ctx.delivery.location} "
                                     "exists and is not this pipeline's DAG: it is never "
                                     "overwritten")
@@ -218,30 +196,30 @@ def _name_taken(item: Desired, obj: Mapping[str, Any], live: _Live) -> list[str]
     return []
 
 
-def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: Context,
-                batch: _Batch) -> Outcome:
-    outcome = Outcome(item.pipeline, item.namespace)
+def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
+                batch: _Batch) -> DeployOutcome:
+    outcome = DeployOutcome(item.pipeline, item.namespace)
     for obj in item.objects:
         meta = obj["metadata"]
         current = live[meta["namespace"]].objects.get((obj["kind"], meta["name"]))
-        written = ctx.kube.apply(obj, current)
+        written = ctx.cluster.apply(obj, current)
         (outcome.applied if written else outcome.unchanged).append(_item(obj))
     location = ctx.delivery.location if ctx.delivery else ""
     for path, text in item.dag_files:
         assert ctx.delivery is not None
-        entry = Item(DAG_FILE_API, DAG_FILE, location, path)
+        entry = Item(DAG_FILE_API, DAG_FILE_KIND, location, path)
         if ctx.delivery.read(path) == text:
             outcome.unchanged.append(entry)
         else:
             batch.writes[path] = text
             outcome.applied.append(entry)
     previous = live[item.namespace].states.get(item.pipeline)
-    inventory = item.inventory(location)
-    for gone in state.to_prune(previous, inventory):
+    owned = inventory(item, location)
+    for gone in state.to_prune(previous, owned):
         if _delete_owned(ctx, gone, item.pipeline, live, batch):
             outcome.pruned.append(gone)
-    deploy = state.Deploy(ctx.git.commit, item.spec_digest, item.image, ctx.environment,
-                          ctx.now, ctx.force, inventory)
+    deploy = state.Deploy(ctx.commit, item.spec_digest, item.image, ctx.environment,
+                          ctx.now, ctx.force, owned)
     if previous is None or outcome.applied or outcome.pruned or \
             _meaning(previous.current) != _meaning(deploy):
         record = state.recorded(previous, item.pipeline, item.team, ctx.source, deploy)
@@ -255,12 +233,12 @@ def _meaning(deploy: state.Deploy) -> tuple[Any, ...]:
     return deploy.spec_digest, deploy.image, deploy.environment, deploy.inventory
 
 
-def _delete_owned(ctx: Context, item: Item, pipeline: str, live: Mapping[str, _Live],
+def _delete_owned(ctx: DeployContext, item: Item, pipeline: str, live: Mapping[str, _Live],
                   batch: _Batch) -> bool:
     """Delete only what carries this pipeline's labels, where this deploy may write."""
-    if item.kind == DAG_FILE:
+    if item.kind == DAG_FILE_KIND:
         if ctx.delivery is None or item.namespace != ctx.delivery.location or \
-                not dags_owned(ctx.delivery.read(item.name), pipeline):
+                not owned_by(ctx.delivery.read(item.name), pipeline):
             return False
         batch.deletes.append(item.name)
         return True
@@ -270,11 +248,11 @@ def _delete_owned(ctx: Context, item: Item, pipeline: str, live: Mapping[str, _L
     if item.kind not in KINDS or labels.get(MANAGED_BY) != MANAGER or \
             labels.get(PIPELINE_LABEL) != pipeline:
         return False
-    return ctx.kube.delete(item.kind, item.namespace, item.name)
+    return ctx.cluster.delete(item.kind, item.namespace, item.name)
 
 
-def _remove_gone(desired: list[Desired], live: Mapping[str, _Live], ctx: Context,
-                 batch: _Batch) -> list[Outcome]:
+def _remove_gone(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployContext,
+                 batch: _Batch) -> list[DeployOutcome]:
     """Pipelines this repository deployed whose pipeline.yaml is gone: pruned, state too."""
     present = {(d.namespace, d.pipeline) for d in desired}
     outcomes = []
@@ -282,7 +260,7 @@ def _remove_gone(desired: list[Desired], live: Mapping[str, _Live], ctx: Context
         for name, record in sorted(found.states.items()):
             if (namespace, name) in present or record.source != ctx.source:
                 continue
-            outcome = Outcome(name, namespace, removed=True)
+            outcome = DeployOutcome(name, namespace, removed=True)
             for gone in record.inventory:
                 if _delete_owned(ctx, gone, name, live, batch):
                     outcome.pruned.append(gone)

@@ -1,8 +1,10 @@
-"""What a deploy records (SPEC.md section 3), as a ConfigMap per pipeline in its namespace.
+"""What a deploy records, as a ConfigMap per pipeline in its namespace
+(docs/reference/state.md).
 
 `pipelinectl-state-<pipeline>` holds the deployed revision, spec digest, image, environment,
 the inventory of objects the pipeline owns, and the last deploys (newest first, at most
-HISTORY_LIMIT). Pure: built from and turned into plain dicts; the adapter reads and writes them.
+HISTORY_LIMIT). Built from and turned into plain dicts; `read` and `read_all` are the one way
+every command reads them from a cluster.
 """
 
 from __future__ import annotations
@@ -12,15 +14,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelinectl.deploy.ports import Cluster
 from pipelinectl.errors import UserError
-from pipelinectl.render.ownership import MANAGED_BY, MANAGER, PIPELINE_LABEL, TEAM_LABEL
+from pipelinectl.vocabulary import (
+    ENVIRONMENT_LABEL,
+    MANAGED_BY,
+    MANAGER,
+    PIPELINE_LABEL,
+    STATE_DATA_KEY,
+    STATE_LABEL,
+    STATE_NAME_PREFIX,
+    TEAM_LABEL,
+)
 
 FORMAT = 1
 HISTORY_LIMIT = 20
-NAME_PREFIX = "pipelinectl-state-"
-STATE_LABEL = "pipelinectl.io/state"
-ENVIRONMENT_LABEL = "pipelinectl.io/environment"
-DATA_KEY = "state.json"
+SELECTOR = f"{STATE_LABEL}=true"
 
 
 class StateError(UserError):
@@ -71,7 +80,7 @@ class State:
 
 
 def object_name(pipeline: str) -> str:
-    return NAME_PREFIX + pipeline
+    return STATE_NAME_PREFIX + pipeline
 
 
 def recorded(previous: State | None, pipeline: str, team: str, source: str,
@@ -103,14 +112,14 @@ def to_configmap(state: State, namespace: str) -> dict[str, Any]:
                        TEAM_LABEL: state.team, STATE_LABEL: "true",
                    ENVIRONMENT_LABEL: state.current.environment},
         },
-        "data": {DATA_KEY: json.dumps(document, sort_keys=True, indent=1)},
+        "data": {STATE_DATA_KEY: json.dumps(document, sort_keys=True, indent=1)},
     }
 
 
 def from_configmap(obj: Mapping[str, Any]) -> State:
     name = obj.get("metadata", {}).get("name", "?")
     try:
-        document = json.loads(obj["data"][DATA_KEY])
+        document = json.loads(obj["data"][STATE_DATA_KEY])
         if document.get("format") != FORMAT:
             raise StateError(f"state object {name} has format {document.get('format')!r}, "
                              f"this pipelinectl reads format {FORMAT}", obj)
@@ -136,3 +145,29 @@ def _deploy(raw: Mapping[str, Any]) -> Deploy:
     return Deploy(str(raw["revision"]), str(raw["spec_digest"]), str(raw["image"]),
                   str(raw["environment"]), str(raw["deployed_at"]), bool(raw["forced"]),
                   tuple(Item(*map(str, entry)) for entry in raw["inventory"]))
+
+
+def is_state_object(obj: Mapping[str, Any]) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return obj.get("kind", "ConfigMap") == "ConfigMap" and labels.get(STATE_LABEL) == "true"
+
+
+def states_in(configmaps: Iterable[Mapping[str, Any]]) -> dict[str, State]:
+    """The state objects among `configmaps`, by pipeline (StateError if one is unreadable)."""
+    states = {}
+    for obj in configmaps:
+        if is_state_object(obj):
+            record = from_configmap(obj)
+            states[record.pipeline] = record
+    return states
+
+
+def read(cluster: Cluster, namespace: str, pipeline: str) -> State | None:
+    """The state of one pipeline; None if it was never deployed there."""
+    obj = cluster.get("ConfigMap", namespace, object_name(pipeline))
+    return from_configmap(obj) if obj is not None else None
+
+
+def read_all(cluster: Cluster, namespace: str) -> dict[str, State]:
+    """Every state object in `namespace`, by pipeline."""
+    return states_in(cluster.list("ConfigMap", namespace, SELECTOR))

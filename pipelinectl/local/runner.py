@@ -22,9 +22,18 @@ from typing import Any
 import requests
 
 from pipelinectl.errors import UserError
-from pipelinectl.render import ownership as L
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration, parse_quantity
+from pipelinectl.vocabulary import (
+    ENV_PIPELINE,
+    ENV_RUN_ID,
+    ENV_TASK,
+    ENV_TEAM,
+    MANAGED_BY,
+    MANAGER,
+    PIPELINE_LABEL,
+    TASK_LABEL,
+)
 
 WORKSPACE = "/workspace"
 SUCCEEDED, FAILED, TIMED_OUT, SKIPPED = "succeeded", "failed", "timed out", "skipped"
@@ -109,8 +118,8 @@ def run(client: Any, pipeline: Pipeline, tasks: list[Task], settings: RunSetting
 
 
 def _run_task(client: Any, pipeline: Pipeline, task: Task, settings: RunSettings) -> Result:
-    environment = {L.ENV_PIPELINE: pipeline.metadata.name, L.ENV_TEAM: pipeline.metadata.team,
-                   L.ENV_TASK: task.name, L.ENV_RUN_ID: settings.run_id}
+    environment = {ENV_PIPELINE: pipeline.metadata.name, ENV_TEAM: pipeline.metadata.team,
+                   ENV_TASK: task.name, ENV_RUN_ID: settings.run_id}
     for secret in task.secrets:
         environment.update(settings.secrets.get(secret, {}))
     environment.update(dict(task.env))
@@ -122,8 +131,8 @@ def _run_task(client: Any, pipeline: Pipeline, task: Task, settings: RunSettings
         mem_limit=int(parse_quantity(task.resources.memory)),
         nano_cpus=int(parse_quantity(task.resources.cpu) * 1_000_000_000),
         volumes={str(settings.workspace): {"bind": WORKSPACE, "mode": "rw"}},
-        labels={L.MANAGED_BY: L.MANAGER, L.PIPELINE_LABEL: pipeline.metadata.name,
-                L.TASK_LABEL: task.name},
+        labels={MANAGED_BY: MANAGER, PIPELINE_LABEL: pipeline.metadata.name,
+                TASK_LABEL: task.name},
         security_opt=["no-new-privileges"], cap_drop=["ALL"])
     streamer = threading.Thread(target=_stream, args=(container, task.name, settings.report),
                                 daemon=True)

@@ -16,11 +16,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipelinectl.render import ownership as L
+from pipelinectl.render import ownership
 from pipelinectl.render.cronjob import RUN_AS, Target
-from pipelinectl.spec.checks import ordered_tasks
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration, parse_quantity
+from pipelinectl.vocabulary import ENV_PIPELINE, ENV_TASK, ENV_TEAM
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "dag.py.tmpl"
 DEFAULT_START = (2024, 1, 1)  # without start_date: a fixed past day (catchup is off by default)
@@ -80,9 +80,9 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "kubernetes_conn_id": where.kubernetes_conn_id,
         "docker_url": where.docker_url,
         "run_as": RUN_AS,
-        "labels": L.ownership_labels(pipeline),
-        "annotations": L.ownership_annotations(pipeline, where.target.git_sha),
-        "tasks": [_task(pipeline, task) for task in ordered_tasks(pipeline)],
+        "labels": ownership.labels_of(pipeline),
+        "annotations": ownership.annotations_of(pipeline, where.target.git_sha),
+        "tasks": [_task(pipeline, task) for task in pipeline.ordered_tasks()],
     }
 
 
@@ -95,8 +95,8 @@ def _start(pipeline: Pipeline) -> list[int]:
 
 
 def _task(pipeline: Pipeline, task: Task) -> dict[str, Any]:
-    fixed = [[L.ENV_PIPELINE, pipeline.metadata.name], [L.ENV_TEAM, pipeline.metadata.team],
-             [L.ENV_TASK, task.name]]
+    fixed = [[ENV_PIPELINE, pipeline.metadata.name], [ENV_TEAM, pipeline.metadata.team],
+             [ENV_TASK, task.name]]
     return {
         "name": task.name,
         "pod_name": f"{pipeline.metadata.name}-{task.name}"[:63].rstrip("-"),

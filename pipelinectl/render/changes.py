@@ -8,7 +8,6 @@ ast.literal_eval, never executed). Two summaries give sentences such as
 
 from __future__ import annotations
 
-import ast
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,9 +16,10 @@ from typing import Any
 import yaml
 
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
+from pipelinectl.render.dagfile import pipeline_literal
+from pipelinectl.vocabulary import TASK_ENV
 
-_HIDDEN_ENV = ("PIPELINECTL_PIPELINE", "PIPELINECTL_TEAM", "PIPELINECTL_TASK",
-               "PIPELINECTL_RUN_ID")
+_HIDDEN_ENV = TASK_ENV  # set by pipelinectl in every task: not a change to describe
 
 
 @dataclass(frozen=True)
@@ -144,16 +144,6 @@ def _dag(text: str) -> Summary:
     return Summary("DAG", literal["dag_id"],
                    None if schedule is None else f"{schedule['cron']} ({schedule['timezone']})",
                    bool(literal.get("paused")), str(literal.get("image", "")), tasks)
-
-
-def pipeline_literal(text: str) -> dict[str, Any]:
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and \
-                node.target.id == "PIPELINE" and node.value is not None:
-            value = ast.literal_eval(node.value)
-            if isinstance(value, dict):
-                return value
-    raise ValueError("not a DAG file written by pipelinectl (no PIPELINE literal)")
 
 
 def _short(image: str) -> str:

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl.render import ownership as L
-from pipelinectl.spec.checks import ordered_tasks
+from pipelinectl.render import ownership
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration
+from pipelinectl.vocabulary import ENV_PIPELINE, ENV_RUN_ID, ENV_TASK, ENV_TEAM
 
 WORKSPACE = "/workspace"
 RUN_AS = 10001  # the non-root user of the base images (base-images/*/Dockerfile)
@@ -47,8 +47,8 @@ def render(pipeline: Pipeline, target: Target) -> dict[str, Any]:
     """The CronJob of a cronjob-engine pipeline."""
     if pipeline.resolved_engine != "cronjob":
         raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
-    owned = L.ownership_labels(pipeline)
-    notes = L.ownership_annotations(pipeline, target.git_sha)
+    owned = ownership.labels_of(pipeline)
+    notes = ownership.annotations_of(pipeline, target.git_sha)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -83,7 +83,7 @@ def _schedule(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def _job(pipeline: Pipeline, target: Target, owned: dict[str, str]) -> dict[str, Any]:
-    tasks = ordered_tasks(pipeline)
+    tasks = pipeline.ordered_tasks()
     *first, last = tasks
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -126,11 +126,11 @@ def _container(pipeline: Pipeline, task: Task, target: Target) -> dict[str, Any]
 
 def _env(pipeline: Pipeline, task: Task) -> list[dict[str, Any]]:
     fixed: list[dict[str, Any]] = [
-        {"name": L.ENV_PIPELINE, "value": pipeline.metadata.name},
-        {"name": L.ENV_TEAM, "value": pipeline.metadata.team},
-        {"name": L.ENV_TASK, "value": task.name},
+        {"name": ENV_PIPELINE, "value": pipeline.metadata.name},
+        {"name": ENV_TEAM, "value": pipeline.metadata.team},
+        {"name": ENV_TASK, "value": task.name},
         # The Job's name identifies the run (the pod carries it as the job-name label).
-        {"name": L.ENV_RUN_ID,
+        {"name": ENV_RUN_ID,
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
     ]
     return fixed + [{"name": name, "value": value} for name, value in task.env]

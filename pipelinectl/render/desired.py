@@ -9,23 +9,35 @@ cronjob engine: one CronJob in the team's namespace. airflow engine, by the plat
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl import placeholders
-from pipelinectl.deploy.engine import Desired
-from pipelinectl.render import airflow, cronjob
-from pipelinectl.render import ownership as L
+from pipelinectl.render import airflow, cronjob, ownership
 from pipelinectl.render.outputs import relative_path, render_pipeline
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import DagsDelivery, Platform, Team
+from pipelinectl.vocabulary import DAG_LABEL
 
-DAG_LABEL = "pipelinectl.io/dag"  # what the dags-folder sidecar watches (manifests/)
+
+@dataclass(frozen=True)
+class Desired:
+    """What one pipeline should be on the platform: what deploy applies and records."""
+
+    pipeline: str
+    team: str
+    namespace: str
+    spec_digest: str
+    image: str
+    objects: tuple[dict[str, Any], ...]  # Kubernetes objects (CronJob; DAG ConfigMap)
+    secrets: tuple[str, ...] = ()
+    dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
 
 
 def desired(pipeline: Pipeline, platform: Platform, image: str, git_sha: str) -> Desired:
     team = platform.teams[pipeline.metadata.team]
     secrets = tuple(sorted({s for task in pipeline.tasks for s in task.secrets}))
-    common = (pipeline.metadata.name, team.name, team.namespace, L.spec_digest(pipeline),
+    common = (pipeline.metadata.name, team.name, team.namespace, ownership.spec_digest(pipeline),
               image)
     if pipeline.resolved_engine == "cronjob":
         target = cronjob.Target(team.namespace, team.service_account, image, git_sha)
@@ -51,7 +63,7 @@ def dag_path(delivery: DagsDelivery, team: Team, dag: str) -> str:
 
 
 def dag_configmap(pipeline: Pipeline, namespace: str, dag: str, source: str) -> dict[str, Any]:
-    owned = L.ownership_labels(pipeline)
+    owned = ownership.labels_of(pipeline)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

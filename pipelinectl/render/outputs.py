@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pipelinectl.render import airflow, cronjob
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
+from pipelinectl.vocabulary import RENDERED_AIRFLOW_DIR, RENDERED_KUBERNETES_DIR
 from pipelinectl.yamlout import dump_all
 
-KUBERNETES_DIR = "kubernetes"
-AIRFLOW_DIR = "airflow"
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64  # `render --image-placeholder`: never deployable
 NO_COMMIT = "0" * 40  # outside git: the git-sha annotation of rendered objects
 _SAFE_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.yaml|\.py)?$")
@@ -38,12 +37,12 @@ def render_pipeline(pipeline: Pipeline, platform: Platform, image: str,
     target = cronjob.Target(team.namespace, team.service_account, image, git_sha)
     name, team_name = pipeline.metadata.name, pipeline.metadata.team
     if pipeline.resolved_engine == "cronjob":
-        return Rendered(relative_path(KUBERNETES_DIR, team.namespace, f"{name}.yaml"),
+        return Rendered(relative_path(RENDERED_KUBERNETES_DIR, team.namespace, f"{name}.yaml"),
                         dump_all([cronjob.render(pipeline, target)]))
     where = airflow.AirflowTarget(target, runner=platform.airflow.task_runner,
                                   kubernetes_conn_id=platform.airflow.kubernetes_conn_id)
-    return Rendered(relative_path(AIRFLOW_DIR, team_name, f"{airflow.dag_id(pipeline)}.py"),
-                    airflow.render(pipeline, where))
+    path = relative_path(RENDERED_AIRFLOW_DIR, team_name, f"{airflow.dag_id(pipeline)}.py")
+    return Rendered(path, airflow.render(pipeline, where))
 
 
 def relative_path(*parts: str) -> str:

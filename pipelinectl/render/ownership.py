@@ -1,7 +1,7 @@
-"""Ownership labels, annotations and the fixed run environment shared by every renderer.
+"""The labels and annotations that mark a rendered object as a pipeline's own (pure).
 
-Labels mark what pipelinectl owns: the deploy step prunes only objects that carry them, in the
-team's namespace (SPEC.md section 3).
+The deploy step prunes only objects that carry them, in the team's namespace
+(docs/reference/labels.md); their names are in pipelinectl.vocabulary.
 """
 
 from __future__ import annotations
@@ -12,30 +12,24 @@ from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
 from pipelinectl.spec.model import Pipeline
-
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER = "pipelinectl"
-PIPELINE_LABEL = "pipelinectl.io/pipeline"
-TEAM_LABEL = "pipelinectl.io/team"
-TASK_LABEL = "pipelinectl.io/task"
-GIT_SHA_ANNOTATION = "pipelinectl.io/git-sha"
-SPEC_DIGEST_ANNOTATION = "pipelinectl.io/spec-digest"
-
-# Set in every task's environment; user env may not use the PIPELINECTL_ prefix.
-ENV_PIPELINE = "PIPELINECTL_PIPELINE"
-ENV_TEAM = "PIPELINECTL_TEAM"
-ENV_TASK = "PIPELINECTL_TASK"
-ENV_RUN_ID = "PIPELINECTL_RUN_ID"
+from pipelinectl.vocabulary import (
+    GIT_SHA_ANNOTATION,
+    MANAGED_BY,
+    MANAGER,
+    PIPELINE_LABEL,
+    SPEC_DIGEST_ANNOTATION,
+    TEAM_LABEL,
+)
 
 
-def ownership_labels(pipeline: Pipeline) -> dict[str, str]:
+def labels_of(pipeline: Pipeline) -> dict[str, str]:
     """The pipeline's own labels, then the ownership labels (validation keeps them apart)."""
     owned = {MANAGED_BY: MANAGER, PIPELINE_LABEL: pipeline.metadata.name,
              TEAM_LABEL: pipeline.metadata.team}
     return {**dict(pipeline.metadata.labels), **owned}
 
 
-def ownership_annotations(pipeline: Pipeline, git_sha: str) -> dict[str, str]:
+def annotations_of(pipeline: Pipeline, git_sha: str) -> dict[str, str]:
     return {GIT_SHA_ANNOTATION: git_sha, SPEC_DIGEST_ANNOTATION: spec_digest(pipeline)}
 
 

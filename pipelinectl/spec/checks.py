@@ -142,26 +142,6 @@ def _walk(node: str, graph: dict[str, list[str]], state: dict[str, int]) -> list
     return None
 
 
-def topological_order(pipeline: Pipeline) -> list[str]:
-    """Task names in dependency order, ties broken by position in the file (deterministic)."""
-    done: set[str] = set()
-    order: list[str] = []
-    while len(order) < len(pipeline.tasks):
-        ready = [t.name for t in pipeline.tasks
-                 if t.name not in done and set(t.depends_on) <= done]
-        if not ready:
-            raise ValueError("dependency cycle")
-        order.append(ready[0])
-        done.add(ready[0])
-    return order
-
-
-def ordered_tasks(pipeline: Pipeline) -> list[Task]:
-    """The tasks in dependency order (see topological_order)."""
-    by_name = {task.name: task for task in pipeline.tasks}
-    return [by_name[name] for name in topological_order(pipeline)]
-
-
 # --- schedule ---------------------------------------------------------------------------------
 
 def check_schedule(pipeline: Pipeline, problems: Collector) -> None:

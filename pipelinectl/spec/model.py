@@ -110,6 +110,25 @@ class Pipeline:
     def task(self, name: str) -> Task | None:
         return next((t for t in self.tasks if t.name == name), None)
 
+    def task_order(self) -> list[str]:
+        """Task names in dependency order, ties broken by position in the file
+        (deterministic); ValueError on a cycle (validate reports cycles first)."""
+        done: set[str] = set()
+        order: list[str] = []
+        while len(order) < len(self.tasks):
+            ready = [t.name for t in self.tasks
+                     if t.name not in done and set(t.depends_on) <= done]
+            if not ready:
+                raise ValueError("dependency cycle")
+            order.append(ready[0])
+            done.add(ready[0])
+        return order
+
+    def ordered_tasks(self) -> list[Task]:
+        """The tasks in dependency order (see task_order)."""
+        by_name = {task.name: task for task in self.tasks}
+        return [by_name[name] for name in self.task_order()]
+
     def setting_path(self, task: Task, *keys: str | int) -> Path_:
         """Where a task's effective setting was written: on the task, in defaults, or nowhere."""
         own = task.path + keys

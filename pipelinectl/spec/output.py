@@ -7,17 +7,18 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from pipelinectl.spec.validation import Report
 
-FORMATS = ("text", "json", "github", "gitlab")
+ReportFormat = Literal["text", "json", "github", "gitlab"]  # vocabulary.REPORT_FORMATS
 
 
 Formatter = Callable[[Report, Path], str]
 
 
-def render(fmt: str, report: Report, repo_root: Path) -> str:
-    formatters: dict[str, Formatter] = {"text": text, "json": as_json, "github": github,
+def render(fmt: ReportFormat, report: Report, repo_root: Path) -> str:
+    formatters: dict[ReportFormat, Formatter] = {"text": text, "json": as_json, "github": github,
                                         "gitlab": gitlab}
     return formatters[fmt](report, repo_root)
 

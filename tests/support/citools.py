@@ -9,15 +9,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import write
 from tests.support.fakekube import FakeKube
-from tests.test_build_docker import git
+from tests.support.repo import git, write
 
 REPO = Path(__file__).resolve().parents[2]
 CI_TOOLS = Path(os.environ.get(
@@ -139,23 +137,6 @@ def team_repository(shared: Path, registry: str, files: dict[str, str] | None = 
     git(folder, "commit", "-qm", "A")
     write(shared / "platform.yaml", PLATFORM.format(registry=registry))
     return folder
-
-
-@pytest.fixture(scope="module")
-def tool_image(services: None) -> str:
-    """The tool image, built once per test module (needs the `services` fixture)."""
-    return build_tool_image()
-
-
-@pytest.fixture
-def epi_cluster(tmp_path: Path) -> Iterator[FakeKube]:
-    """The fake API server with namespace epi; its kubeconfig at tmp_path/kubeconfig."""
-    fake = FakeKube()
-    fake.start()
-    fake.add_namespace("epi")
-    fake.kubeconfig(tmp_path / "kubeconfig", namespace="epi")
-    yield fake
-    fake.stop()
 
 
 def cronjob_spec(cluster: FakeKube) -> dict[str, Any]:

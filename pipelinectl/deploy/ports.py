@@ -1,0 +1,59 @@
+"""What a deploy needs from the outside world, as Protocols: the cluster (the API server, or
+a folder of object files for a platform without one), the DAG delivery (a folder, a git
+branch), and the repository's history. Adapters implement them (adapters/kube.py,
+adapters/kubedir.py, adapters/dags.py, adapters/git.py); wiring.py builds them from the
+platform; the deploy wing never imports an adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class Cluster(Protocol):
+    """The Kubernetes objects of the kinds pipelinectl owns or reads."""
+
+    host: str
+    checks_secrets: bool  # whether `get("Secret", ...)` can tell that a Secret exists
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]: ...
+
+    def namespace_exists(self, namespace: str) -> bool: ...
+
+    def allowed(self, verb: str, kind: str, namespace: str) -> bool: ...
+
+    def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
+        """Write `obj` unless `live` already is it; True if written."""
+        ...
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete one object; False if it was already gone."""
+        ...
+
+
+class Delivery(Protocol):
+    """Where DAG files go: every path is relative to the delivery's root."""
+
+    location: str  # names the delivery in messages and in the inventory
+
+    def read(self, path: str) -> str | None: ...
+
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class History(Protocol):
+    """The deploying repository's commits, to tell forward from back."""
+
+    def is_ancestor(self, older: str, newer: str) -> bool | None:
+        """Whether `older` is `newer` or an ancestor; None when `older` is not known here."""
+        ...
+
+    def is_shallow(self) -> bool: ...
+
+    def deepen(self) -> bool:
+        """Fetch the full history of a shallow clone; False when that is not possible."""
+        ...

@@ -1,0 +1,67 @@
+"""Every name pipelinectl puts on the wire or on disk, in one place: labels, annotations,
+environment variables, image labels and tags, state objects, output paths.
+
+These are the contract with clusters, registries, Airflow and the files a deploy leaves
+behind (docs/reference/labels.md): a renamed constant is a breaking change for every object
+already deployed. Nothing here imports anything.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- ownership: what marks an object as pipelinectl's, and whose -------------------------------
+MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGER: Final = "pipelinectl"
+PIPELINE_LABEL: Final = "pipelinectl.io/pipeline"
+TEAM_LABEL: Final = "pipelinectl.io/team"
+TASK_LABEL: Final = "pipelinectl.io/task"
+DAG_LABEL: Final = "pipelinectl.io/dag"  # the DAG ConfigMaps a dags-folder sidecar watches
+GIT_SHA_ANNOTATION: Final = "pipelinectl.io/git-sha"
+SPEC_DIGEST_ANNOTATION: Final = "pipelinectl.io/spec-digest"
+# Labels and prefixes a pipeline's own metadata.labels may not set.
+RESERVED_LABEL_KEYS: Final = (MANAGED_BY,)
+RESERVED_LABEL_PREFIXES: Final = ("pipelinectl.io/",)
+
+# -- the environment of every task ---------------------------------------------------------------
+ENV_PREFIX: Final = "PIPELINECTL_"  # reserved: a pipeline's env may not use it
+ENV_PIPELINE: Final = "PIPELINECTL_PIPELINE"
+ENV_TEAM: Final = "PIPELINECTL_TEAM"
+ENV_TASK: Final = "PIPELINECTL_TASK"
+ENV_RUN_ID: Final = "PIPELINECTL_RUN_ID"
+TASK_ENV: Final = (ENV_PIPELINE, ENV_TEAM, ENV_TASK, ENV_RUN_ID)
+WORKSPACE: Final = "/workspace"  # the folder the tasks of one run share
+
+# -- the state object of a pipeline (a ConfigMap in its namespace) -----------------------------
+STATE_LABEL: Final = "pipelinectl.io/state"
+ENVIRONMENT_LABEL: Final = "pipelinectl.io/environment"
+STATE_NAME_PREFIX: Final = "pipelinectl-state-"
+STATE_DATA_KEY: Final = "state.json"
+# An inventory entry for a delivered DAG file (not a Kubernetes object).
+DAG_FILE_API: Final = "pipelinectl.io/v1"
+DAG_FILE_KIND: Final = "DAGFile"
+
+# -- server-side apply ---------------------------------------------------------------------------
+FIELD_MANAGER: Final = "pipelinectl"
+APPLIED_HASH_ANNOTATION: Final = "pipelinectl.io/applied-hash"
+
+# -- images: labels and tags ---------------------------------------------------------------------
+OCI_LABEL_PREFIX: Final = "org.opencontainers.image."
+IMAGE_PIPELINE_LABEL: Final = "io.pipelinectl.pipeline"
+IMAGE_TEAM_LABEL: Final = "io.pipelinectl.team"
+IMAGE_INPUTS_LABEL: Final = "io.pipelinectl.inputs"
+IMAGE_CONTENT_LABEL: Final = "io.pipelinectl.content-digest"
+CONTENT_TAG_PREFIX: Final = "content-"  # content-<sha256 of the inputs>
+GIT_TAG_PREFIX: Final = "git-"  # git-<commit>
+
+# -- files and folders ---------------------------------------------------------------------------
+PIPELINE_FILE: Final = "pipeline.yaml"
+OUTPUT_DIR: Final = ".pipelinectl"  # pipelinectl's own folder at the repository root
+RENDER_DIR: Final = f"{OUTPUT_DIR}/render"  # `render` without -o
+RUNS_DIR: Final = f"{OUTPUT_DIR}/runs"  # `run`: <pipeline>/workspace below it
+SCHEMA_COPY: Final = f"{OUTPUT_DIR}/pipeline.schema.json"  # `init`: the editor's schema
+RENDERED_KUBERNETES_DIR: Final = "kubernetes"  # render: kubernetes/<namespace>/<name>.yaml
+RENDERED_AIRFLOW_DIR: Final = "airflow"  # render: airflow/<team>/<team>__<name>.py
+
+# -- report formats of `validate` (the CI systems read them) ----------------------------------
+REPORT_FORMATS: Final = ("text", "json", "github", "gitlab")

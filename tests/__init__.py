@@ -1,0 +1,1 @@
+"""pipelinectl's tests: one folder per stage wing (see tests/conftest.py)."""

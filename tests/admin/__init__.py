@@ -1,0 +1,1 @@
+"""What the platform team applies: manifests, Airflow RBAC and chart values."""

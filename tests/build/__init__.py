@@ -1,0 +1,1 @@
+"""The build wing: build inputs, digests, .dockerignore, and real builds."""

@@ -1,0 +1,1 @@
+"""The CI templates (GitLab, GitHub) and the tool image, run for real."""

@@ -1,0 +1,25 @@
+"""Fixtures of the CI-template tests: the tool image and a fake cluster with namespace epi."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.citools import build_tool_image
+from tests.support.fakekube import FakeKube
+
+
+@pytest.fixture(scope="module")
+def tool_image(services: None) -> str:
+    """The tool image, built once per test module (needs the `services` fixture)."""
+    return build_tool_image()
+
+
+@pytest.fixture
+def epi_cluster(fake_kube: FakeKube, tmp_path: Path) -> Iterator[FakeKube]:
+    """The fake API server with namespace epi; its kubeconfig at tmp_path/kubeconfig."""
+    fake_kube.add_namespace("epi")
+    fake_kube.kubeconfig(tmp_path / "kubeconfig", namespace="epi")
+    yield fake_kube

@@ -1,0 +1,1 @@
+"""The deploy wing: engine, state, adapters for clusters and DAG delivery."""

@@ -1,0 +1,1 @@
+"""The house itself: command line, shared helpers, locks, packaging, import direction."""

@@ -1,0 +1,1 @@
+"""Local runs in docker, and the examples end to end."""

@@ -1,0 +1,123 @@
+# ruff: noqa: E501 - the spec below holds whole shell commands
+"""`pipelinectl run` with the real docker daemon: dependency order, a shared workspace on the
+host, Secrets from a folder that never reach a log, failures stopping dependants, --task."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.support.repo import git, write
+from tests.support.services import BASE, HOST, PREFIX
+
+PLATFORM = f"""\
+apiVersion: pipelinectl/v1
+kind: Platform
+registry: {HOST}/{PREFIX}/run
+allowed_base_registries: [docker.io/pipelinectl-test]
+teams:
+  default: {{namespace: default}}
+"""
+SPEC = """\
+apiVersion: pipelinectl/v1
+kind: Pipeline
+metadata: {name: counts, team: default}
+image: {dockerfile: Dockerfile}
+engine: airflow
+defaults: {env: {REGION: north}, timeout: 1m}
+tasks:
+  - name: fetch
+    command: [sh, -c, "echo fetching $REGION; echo 3 > /workspace/cases.txt"]
+  - name: report
+    command: [sh, -c, "echo report $(cat /workspace/cases.txt); echo done > /workspace/report.txt; exit $FAIL_REPORT"]
+    depends_on: [fetch]
+    env: {FAIL_REPORT: "0"}
+  - name: check
+    command: [sh, -c, "test \\"$(echo $DB_PASSWORD | md5sum)\\" = \\"$SECRET_MD5\\" && echo secret ok"]
+    secrets: [warehouse-db]
+    env: {SECRET_MD5: "MD5  -"}
+    depends_on: [fetch]
+  - name: publish
+    command: [sh, -c, "cat /workspace/report.txt"]
+    depends_on: [report]
+"""
+
+
+SECRET = "s3cret-value"
+
+
+@pytest.fixture
+def repo(services: None, tmp_path: Path) -> Path:
+    folder = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(folder))
+    digest = hashlib.md5(f"{SECRET}\n".encode()).hexdigest()
+    write(folder / "counts" / "pipeline.yaml", SPEC.replace("MD5", digest))
+    write(folder / "counts" / "Dockerfile", f"FROM {BASE}\nUSER 10001\n")
+    write(folder / "platform.yaml", PLATFORM)
+    write(tmp_path / "secrets" / "warehouse-db" / "DB_PASSWORD", f"{SECRET}\n")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "counts")
+    return folder
+
+
+def run_here(run, repo: Path, *extra: str):
+    return run("run", "counts", "--platform", str(repo / "platform.yaml"), "--secrets-dir",
+               str(repo.parent / "secrets"), *extra, cwd=repo)
+
+
+def test_tasks_run_in_order_and_share_the_workspace(run, repo: Path) -> None:
+    result = run_here(run, repo)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["task", "status", "duration", "exit", "code"]
+    assert [line.split()[:2] for line in lines[1:5]] == [  # dependency order, then file order
+        ["fetch", "succeeded"], ["report", "succeeded"], ["check", "succeeded"],
+        ["publish", "succeeded"]]
+    workspace = repo / ".pipelinectl" / "runs" / "counts" / "workspace"
+    assert lines[5] == f"workspace: {workspace}"
+    assert (workspace / "report.txt").read_text() == "done\n"
+    assert "[fetch] fetching north\n" in result.err
+    assert "[report] report 3\n" in result.err
+    assert "[check] secret ok\n" in result.err
+    assert SECRET not in result.out + result.err
+
+
+def test_a_failed_task_stops_its_dependants(run, repo: Path, tmp_path: Path) -> None:
+    write(tmp_path / "env", "# fail the report\nFAIL_REPORT=3\n")
+    result = run_here(run, repo, "--env-file", str(tmp_path / "env"))
+    assert result.code == 1
+    rows = {line.split()[0]: line.split()[1:] for line in result.out.splitlines()[1:5]}
+    assert rows["report"][0] == "failed" and rows["report"][-1] == "3"
+    assert rows["publish"] == ["skipped", "-", "-"]
+    assert rows["fetch"][0] == rows["check"][0] == "succeeded"
+    assert "[publish] skipped: an upstream task did not succeed\n" in result.err
+
+
+def test_only_named_tasks(run, repo: Path) -> None:
+    assert run_here(run, repo).code == 0
+    result = run_here(run, repo, "--task", "publish")
+    assert result.code == 0, result.err
+    assert [line.split()[0] for line in result.out.splitlines()[1:-1]] == ["publish"]
+    assert "running publish only: assuming the outputs of report are already in " in result.err
+    assert "[publish] done\n" in result.err
+    unknown = run_here(run, repo, "--task", "publsh")
+    assert unknown.code == 1
+    assert unknown.err == ("error: counts has no task 'publsh'\n"
+                           "  hint: did you mean 'publish'?\n")
+
+
+def test_timeout_and_missing_secrets(run, repo: Path, tmp_path: Path) -> None:
+    (repo / "counts" / "pipeline.yaml").write_text((repo / "counts" / "pipeline.yaml")
+                                                   .read_text().replace(
+        'echo 3 > /workspace/cases.txt"]', 'sleep 30"]\n    timeout: 2s'))
+    result = run_here(run, repo, "--task", "fetch")
+    assert result.code == 1
+    assert result.out.splitlines()[1].split()[:3] == ["fetch", "timed", "out"]
+    missing = run("run", "counts", "--platform", str(repo / "platform.yaml"), cwd=repo)
+    assert missing.code == 1
+    assert missing.err.endswith(
+        "error: Secrets not found for a local run: warehouse-db\n"
+        "  hint: pass --secrets-dir DIR with one folder per Secret and one file per key "
+        "(DIR/<secret>/<KEY>), as Kubernetes mounts them\n")

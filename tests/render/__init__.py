@@ -1,0 +1,1 @@
+"""The render wing: CronJobs, DAG files, render and plan wording."""

@@ -1,0 +1,1 @@
+"""The spec wing: YAML loader, schema, checks, policy, the invalid-spec corpus."""

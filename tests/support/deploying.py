@@ -1,0 +1,79 @@
+"""Deploying to the fake API server the way `deploy` does, without building: a committed
+pipeline, the real render (render/desired.py) with a made-up image digest, and a real
+DeployContext (the kubernetes client adapter, the git history adapter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelinectl.adapters.git import GitHistory
+from pipelinectl.adapters.kube import Kube
+from pipelinectl.deploy import engine, state
+from pipelinectl.render.desired import Desired, desired
+from pipelinectl.spec import platform
+from pipelinectl.spec.discover import find_pipelines
+from pipelinectl.spec.validation import load_pipelines
+from pipelinectl.vocabulary import GIT_SHA_ANNOTATION
+from tests.support.fakekube import FakeKube
+from tests.support.repo import git, valid_pipeline
+
+IMAGE = "127.0.0.1:5000/default/{name}@sha256:" + "1" * 64
+SPEC = """\
+apiVersion: pipelinectl/v1
+kind: Pipeline
+metadata: {{name: {name}, team: default}}
+image: {{language: python, version: "3.12", dependencies: requirements.txt}}
+schedule: "{cron}"
+tasks:
+  - name: fetch
+    command: [python, fetch.py]
+    secrets: [{secrets}]
+"""
+
+
+def commit(repo: Path, name: str = "etl", cron: str = "0 7 * * *", message: str = "x") -> str:
+    valid_pipeline(repo / name, SPEC.format(name=name, cron=cron, secrets="db"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def desired_of(repo: Path, config: platform.Platform | None = None) -> list[Desired]:
+    """What `deploy` would render for the repository's pipelines at HEAD."""
+    config = config or platform.load(None)
+    head = git(repo, "rev-parse", "HEAD")
+    return [desired(p, config, IMAGE.format(name=p.metadata.name), head)
+            for p in load_pipelines(find_pipelines([], repo), config, None, repo)]
+
+
+def context(repo: Path, kubeconfig: Path, force: bool = False) -> engine.DeployContext:
+    kube = Kube(Kube.connect({"KUBECONFIG": str(kubeconfig)})._client, sleep=lambda _: None)
+    return engine.DeployContext(kube, GitHistory(repo), git(repo, "rev-parse", "HEAD"),
+                                "production", "epi/covid", "2026-11-23T10:00:00Z", force)
+
+
+def run(repo: Path, fake: FakeKube, tmp_path: Path, force: bool = False,
+        prune_removed: bool = True) -> list[engine.DeployOutcome]:
+    return engine.run(desired_of(repo), context(repo, tmp_path / "kubeconfig", force),
+                      prune_removed)
+
+
+def live_cronjob(fake: FakeKube, name: str = "etl") -> dict:  # type: ignore[type-arg]
+    found = fake.get("cronjobs", "default", name)
+    assert found is not None
+    return found
+
+
+def without_revision(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: without_revision(v) for k, v in value.items()
+                if k != GIT_SHA_ANNOTATION}
+    if isinstance(value, list):
+        return [without_revision(v) for v in value]
+    return value
+
+
+def recorded(fake: FakeKube, name: str = "etl") -> state.State:
+    found = fake.get("configmaps", "default", state.object_name(name))
+    assert found is not None
+    return state.from_configmap(found)
