@@ -31,9 +31,10 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipelinectl.adapters import git as git_adapter  # noqa: E402
+from pipelinectl.adapters.git import GitHistory  # noqa: E402
 from pipelinectl.adapters.kube import Kube  # noqa: E402
 from pipelinectl.deploy import engine as deploy  # noqa: E402
-from pipelinectl.render import desired as targets  # noqa: E402
+from pipelinectl.render.desired import desired as desired_of  # noqa: E402
 from pipelinectl.spec import platform  # noqa: E402
 from pipelinectl.spec.discover import find_pipelines  # noqa: E402
 from pipelinectl.spec.validation import load_pipelines  # noqa: E402
@@ -71,11 +72,12 @@ def one_deploy(root: pathlib.Path, fake: FakeKube, kubeconfig: pathlib.Path
     assert git is not None
     started = time.perf_counter()
     pipelines = load_pipelines(find_pipelines([], root), local, None, root)
-    desired = [targets.desired(p, local, f"127.0.0.1:5000/default/{p.metadata.name}@sha256:"
+    desired = [desired_of(p, local, f"127.0.0.1:5000/default/{p.metadata.name}@sha256:"
                                + "1" * 64, git.commit) for p in pipelines]
     kube = Kube(Kube.connect({"KUBECONFIG": str(kubeconfig)})._client)
     before = len(fake.requests)
-    ctx = deploy.Context(kube, git, root, "production", "bench", "2026-01-01T00:00:00Z")
+    ctx = deploy.DeployContext(kube, GitHistory(root), git.commit, "production", "bench",
+                               "2026-01-01T00:00:00Z")
     deploy.run(desired, ctx, prune_removed=True)
     elapsed = time.perf_counter() - started
     requests = fake.requests[before:]

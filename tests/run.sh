@@ -10,7 +10,7 @@ bash tests/services.sh
 
 python=${PYTHON:-python3}
 pip_flags=(--quiet --disable-pip-version-check --no-deps --require-hashes)
-# .venv is exactly requirements/dev.lock (tests/test_lock.py checks it): made again whenever
+# .venv is exactly requirements/dev.lock (tests/house/test_lock.py checks it): made again whenever
 # the lock changes, so that nothing installed earlier lingers.
 lock_sum=$(sha256sum requirements/dev.lock | cut -c1-64)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.dev-lock 2>/dev/null)" != "$lock_sum" ]; then
@@ -38,7 +38,7 @@ if [ ! -f "$airflow_venv/.complete" ]; then
 fi
 export PIPELINECTL_AIRFLOW_PYTHON="$airflow_venv/bin/python"
 
-# The oldest releases pyproject.toml allows (requirements/oldest.lock), where tests/test_lock.py
+# The oldest releases pyproject.toml allows (requirements/oldest.lock), where tests/house/test_lock.py
 # runs the YAML loader and schema tests: cached like Airflow.
 oldest_sum=$(sha256sum requirements/oldest.lock | cut -c1-16)
 oldest_venv=${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/oldest-py$py_version-$oldest_sum

@@ -10,7 +10,6 @@ computed from (adapters/contextdir.py), so the builder sees exactly those files.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelinectl import files
 from pipelinectl.adapters import contextdir
 from pipelinectl.build.context import BuildInputs
 from pipelinectl.errors import Location, UserError
@@ -102,14 +102,14 @@ def find_cli(environ: Mapping[str, str]) -> str:
     explicit = environ.get(ENV_CLI)
     candidates = [explicit] if explicit else _on_path("docker", environ.get("PATH", ""))
     cache = _cache_file(environ)
-    known = _read_cache(cache)
+    known: dict[str, str | None] = files.read_record(cache)
     refused = []
     for candidate in candidates:
         key = _cache_key(candidate, environ)
         reason = known[key] if key in known else _probe(candidate, environ)
         if key and known.get(key, 0) != reason:
             known[key] = reason
-            _write_cache(cache, known)
+            files.write_record(cache, known)
         if reason is None:
             return candidate
         refused.append(f"{candidate}: {reason}")
@@ -148,9 +148,7 @@ def _probe(cli: str, environ: Mapping[str, str]) -> str | None:
 
 
 def _cache_file(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or
-                                                         os.path.expanduser("~"), ".cache")
-    return Path(base, "pipelinectl", "docker-cli.json")
+    return files.cache_dir(environ) / "docker-cli.json"
 
 
 def _cache_key(cli: str, environ: Mapping[str, str]) -> str:
@@ -165,24 +163,6 @@ def _cache_key(cli: str, environ: Mapping[str, str]) -> str:
         except OSError:
             stamps.append(f"{path}:-")
     return "|".join(stamps) if not stamps[0].endswith(":-") else ""
-
-
-def _read_cache(path: Path) -> dict[str, str | None]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _write_cache(path: Path, known: dict[str, str | None]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(known, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError:
-        pass  # a cache only: a read-only home just means probing next time too
 
 
 def build(cli: str, inputs: BuildInputs, tags: list[str], labels: Mapping[str, str],

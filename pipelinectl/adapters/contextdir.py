@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipelinectl import files
 from pipelinectl.build.context import CONTEXT_MTIME, BuildInputs, Entry, read_checked
 
 _YEAR = 365 * 86400
@@ -26,10 +26,8 @@ _NS = 10**9
 
 
 def root(environ: Mapping[str, str], repository: str) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or
-                                                         os.path.expanduser("~"), ".cache")
     key = hashlib.sha256(repository.encode()).hexdigest()[:24]
-    return Path(base, "pipelinectl", "contexts", key)
+    return files.cache_dir(environ) / "contexts" / key
 
 
 @contextmanager
@@ -51,7 +49,7 @@ def mtime_ns(entry: Entry) -> int:
 def sync(build: BuildInputs, folder: Path) -> None:
     """Make `folder` hold exactly the entries of `build`, rewriting only what changed."""
     record = folder.parent / (folder.name + ".json")
-    known = _read_record(record)
+    known = files.read_record(record)
     wanted = {entry.name: entry for entry in build.entries}
     folder.mkdir(parents=True, exist_ok=True)
     _remove_unwanted(folder, wanted)
@@ -73,14 +71,14 @@ def sync(build: BuildInputs, folder: Path) -> None:
         current[entry.name] = stamp
     # Folders last, deepest first (creating a child changes a folder's time), the implicit
     # ones (parents no entry names) included.
-    for below, _dirs, _files in os.walk(folder, topdown=False):
+    for below, _dirs, _names in os.walk(folder, topdown=False):
         os.utime(below, ns=(CONTEXT_MTIME * _NS,) * 2)
-    record.write_text(json.dumps(current, sort_keys=True), encoding="utf-8")
+    files.write_record(record, current)
 
 
 def _remove_unwanted(folder: Path, wanted: Mapping[str, Entry]) -> None:
-    for current, dirs, files in os.walk(folder, topdown=False):
-        for name in files + dirs:
+    for current, dirs, names in os.walk(folder, topdown=False):
+        for name in names + dirs:
             path = Path(current, name)
             relative = path.relative_to(folder).as_posix()
             entry = wanted.get(relative)
@@ -104,16 +102,4 @@ def _intact(path: Path, entry: Entry) -> bool:
 
 def _write_file(path: Path, entry: Entry) -> None:
     data = entry.data if entry.source is None else read_checked(entry)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.pipelinectl-tmp")
-    temporary.write_bytes(data)
-    os.chmod(temporary, entry.mode)
-    os.replace(temporary, path)
-
-
-def _read_record(path: Path) -> dict[str, str]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    files.write_bytes(path, data, entry.mode)

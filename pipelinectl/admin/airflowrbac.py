@@ -12,7 +12,7 @@ Per team:
   Istio's proxy shutdown use it. No watch: the operator polls.
 - airflow.dags.configmap: Role pipelinectl-deployer-<namespace> in the ConfigMap namespace,
   letting the team's pipelinectl-deployer write its DAG ConfigMaps there (exactly what deploy
-  and plan do there: tests/test_manifests.py), and a ClusterRole that lets it read that one
+  and plan do there: tests/admin/test_manifests.py), and a ClusterRole that lets it read that one
   Namespace object (deploy's preflight checks that it exists). Nothing else there: deploy
   reads and checks only ConfigMaps outside the teams' namespaces.
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -36,13 +36,17 @@ from pipelinectl.vocabulary import (
 )
 
 WORKSPACE = "/workspace"
-SUCCEEDED, FAILED, TIMED_OUT, SKIPPED = "succeeded", "failed", "timed out", "skipped"
+RunStatus = Literal["succeeded", "failed", "timed out", "skipped"]
+SUCCEEDED: RunStatus = "succeeded"
+FAILED: RunStatus = "failed"
+TIMED_OUT: RunStatus = "timed out"
+SKIPPED: RunStatus = "skipped"
 
 
 @dataclass
 class Result:
     task: str
-    status: str
+    status: RunStatus
     seconds: float = 0.0
     exit_code: int | None = None
 

@@ -19,6 +19,7 @@ from typing import Any
 from pipelinectl.render import ownership
 from pipelinectl.render.cronjob import RUN_AS, Target
 from pipelinectl.spec.model import Pipeline, Task
+from pipelinectl.spec.platform import TaskRunner
 from pipelinectl.units import parse_duration, parse_quantity
 from pipelinectl.vocabulary import ENV_PIPELINE, ENV_TASK, ENV_TEAM
 
@@ -32,7 +33,7 @@ class AirflowTarget:
     """Where the DAG's tasks run: the platform's Airflow settings on top of a Target."""
 
     target: Target
-    runner: str = "kubernetes"  # kubernetes | docker
+    runner: TaskRunner = "kubernetes"
     kubernetes_conn_id: str = "kubernetes_default"
     docker_url: str = DEFAULT_DOCKER_URL
 

@@ -1,9 +1,9 @@
 """One batch/v1 CronJob per pipeline of the cronjob engine (pure: a dict, deterministic).
 
-One task runs as the pod's container. A chain of tasks (SPEC.md section 1) runs in one pod:
-every task but the last as an init container, in dependency order, the last as the main
-container; they share an emptyDir at /workspace. A pipeline without a schedule becomes a
-suspended CronJob, started by hand with `kubectl create job --from=cronjob/NAME`.
+One task runs as the pod's container. A chain of tasks (docs/reference/pipeline-yaml.md)
+runs in one pod: every task but the last as an init container, in dependency order, the last
+as the main container; they share an emptyDir at /workspace. A pipeline without a schedule
+becomes a suspended CronJob, started by hand with `kubectl create job --from=cronjob/NAME`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Semantic checks of one pipeline: what JSON Schema cannot say (SPEC.md section 1).
+"""Semantic checks of one pipeline: what JSON Schema cannot say (docs/reference/pipeline-yaml.md).
 
 Each check appends diagnostics to a Collector; none stops at the first problem.
 """
@@ -19,7 +19,7 @@ from pipelinectl.errors import Collector, Diagnostic, dedupe, did_you_mean
 from pipelinectl.spec import policy, repofiles
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.spec.platform import Platform
-from pipelinectl.spec.yamlio import Path_, where
+from pipelinectl.spec.yamlio import JsonPath, where
 from pipelinectl.units import parse_duration, quantity_problem
 
 RESERVED_ENV_PREFIX = "PIPELINECTL_"
@@ -148,7 +148,7 @@ def check_schedule(pipeline: Pipeline, problems: Collector) -> None:
     schedule = pipeline.schedule
     if schedule is None:
         return
-    cron_path: Path_ = ("schedule", "cron") if ("schedule", "cron") in pipeline.source.values \
+    cron_path: JsonPath = ("schedule", "cron") if ("schedule", "cron") in pipeline.source.values \
         else ("schedule",)
     message = cron_problem(schedule.cron)
     if message:
@@ -244,8 +244,8 @@ def check_engine(pipeline: Pipeline, problems: Collector) -> None:
                      f"set engine: airflow, or remove {path[-1]}", "engine-only")
 
 
-def _airflow_only(pipeline: Pipeline) -> list[Path_]:
-    candidates: list[Path_] = [("schedule", "catchup"), ("schedule", "start_date"),
+def _airflow_only(pipeline: Pipeline) -> list[JsonPath]:
+    candidates: list[JsonPath] = [("schedule", "catchup"), ("schedule", "start_date"),
                                ("notifications",)]
     return [path for path in candidates if path in pipeline.source.keys]
 
@@ -280,13 +280,13 @@ def check_settings(pipeline: Pipeline, problems: Collector) -> None:
                        problems)
 
 
-def _check_duration(pipeline: Pipeline, path: Path_, text: str, problems: Collector) -> None:
+def _check_duration(pipeline: Pipeline, path: JsonPath, text: str, problems: Collector) -> None:
     if parse_duration(text) == 0:
         problems.add(pipeline.source.at(path), f"{where(path)}: must be longer than 0s",
                      "e.g. 30s, 5m or 1h", "duration")
 
 
-def _check_quantity(pipeline: Pipeline, path: Path_, kind: str, text: str,
+def _check_quantity(pipeline: Pipeline, path: JsonPath, kind: str, text: str,
                     problems: Collector) -> None:
     message = quantity_problem(kind, text)
     if message:
@@ -295,7 +295,7 @@ def _check_quantity(pipeline: Pipeline, path: Path_, kind: str, text: str,
                      "quantity")
 
 
-def _check_env(pipeline: Pipeline, path: Path_, name: str, value: str,
+def _check_env(pipeline: Pipeline, path: JsonPath, name: str, value: str,
                problems: Collector) -> None:
     if name.upper().startswith(RESERVED_ENV_PREFIX):
         problems.add(pipeline.source.key_at(path),

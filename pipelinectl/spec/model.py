@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pipelinectl.errors import Diagnostic
-from pipelinectl.spec.yamlio import Document, Path_, SourceMap
+from pipelinectl.spec.yamlio import Document, JsonPath, SourceMap
 from pipelinectl.units import quantity_text
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -22,6 +22,11 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 
 Pairs = tuple[tuple[str, str], ...]
+# The closed sets of the spec (schemas/pipeline.schema.json holds them to these values).
+Engine = Literal["auto", "cronjob", "airflow"]
+ResolvedEngine = Literal["cronjob", "airflow"]
+Concurrency = Literal["forbid", "allow", "replace"]
+Language = Literal["r", "python"]
 _SHLEX_SPECIAL = frozenset("'\"\\")
 
 
@@ -45,13 +50,13 @@ class Task:
     secrets: tuple[str, ...]
 
     @property
-    def path(self) -> Path_:
+    def path(self) -> JsonPath:
         return ("tasks", self.index)
 
 
 @dataclass(frozen=True)
 class Image:
-    language: str | None
+    language: Language | None
     version: str | None
     dependencies: str | None
     system_packages: tuple[str, ...]
@@ -63,14 +68,14 @@ class Image:
 class Schedule:
     cron: str
     timezone: str
-    concurrency: str
+    concurrency: Concurrency
     suspend: bool
     starting_deadline: str | None
     catchup: bool | None
     start_date: str | None
 
     @property
-    def path(self) -> Path_:
+    def path(self) -> JsonPath:
         return ("schedule",)
 
 
@@ -96,13 +101,13 @@ class Pipeline:
     metadata: Metadata
     image: Image
     schedule: Schedule | None
-    engine: str
+    engine: Engine
     tasks: tuple[Task, ...]
     notifications: Notifications | None
 
     @property
-    def resolved_engine(self) -> str:
-        """`auto` is cronjob for one task, airflow for several (SPEC.md section 1)."""
+    def resolved_engine(self) -> ResolvedEngine:
+        """`auto` is cronjob for one task, airflow for several (docs/reference/pipeline-yaml.md)."""
         if self.engine != "auto":
             return self.engine
         return "cronjob" if len(self.tasks) == 1 else "airflow"
@@ -129,7 +134,7 @@ class Pipeline:
         by_name = {task.name: task for task in self.tasks}
         return [by_name[name] for name in self.task_order()]
 
-    def setting_path(self, task: Task, *keys: str | int) -> Path_:
+    def setting_path(self, task: Task, *keys: str | int) -> JsonPath:
         """Where a task's effective setting was written: on the task, in defaults, or nowhere."""
         own = task.path + keys
         if own in self.source.values:
@@ -218,7 +223,7 @@ def split_command(text: str) -> list[str]:
     return shlex.split(text)
 
 
-def _command(raw: str | list[str], doc: Document, path: Path_,
+def _command(raw: str | list[str], doc: Document, path: JsonPath,
              problems: list[Diagnostic]) -> tuple[str, ...]:
     if isinstance(raw, list):
         return tuple(raw)

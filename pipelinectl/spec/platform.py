@@ -1,4 +1,5 @@
-"""The platform config (SPEC.md section 2): loaded, schema-checked and typed like a pipeline."""
+"""The platform config (docs/reference/platform.md): loaded, schema-checked and typed like a
+pipeline."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipelinectl import files, placeholders
 from pipelinectl.errors import Collector, InvalidInput, UserError
@@ -30,9 +31,13 @@ class Team:
     max_task_resources: Resources | None
 
 
+DeliveryKind = Literal["git", "configmap", "directory"]
+TaskRunner = Literal["kubernetes", "docker"]
+
+
 @dataclass(frozen=True)
 class DagsDelivery:
-    kind: str  # git | configmap | directory
+    kind: DeliveryKind
     repo: str | None = None
     branch: str = "main"
     path: str = "teams/{team}"
@@ -44,7 +49,7 @@ class DagsDelivery:
 class Airflow:
     dags: DagsDelivery
     kubernetes_conn_id: str
-    task_runner: str
+    task_runner: TaskRunner
     configured: bool = True  # False: the platform file has no `airflow:` (defaults only)
 
 
@@ -163,7 +168,7 @@ def check(platform: Platform) -> Collector:
     return problems
 
 
-GIT_PATH: yamlio.Path_ = ("airflow", "dags", "git", "path")
+GIT_PATH: yamlio.JsonPath = ("airflow", "dags", "git", "path")
 
 
 def _check_git_path(platform: Platform, problems: Collector) -> None:

@@ -1,4 +1,5 @@
-"""Platform policy for one pipeline (SPEC.md section 2): team, CI project, caps, base images."""
+"""Platform policy for one pipeline (docs/reference/platform.md): team, CI project, caps,
+base images."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipelinectl.errors import Collector, Location
 from pipelinectl.spec.model import Pipeline
-from pipelinectl.spec.yamlio import Path_, where
+from pipelinectl.spec.yamlio import JsonPath, where
 
 R_DEPENDENCY_FILES = ("renv.lock", "DESCRIPTION")
 SCRIPT_SUFFIXES = (".R", ".r", ".py", ".sh", ".Rmd", ".qmd", ".jl")
@@ -86,7 +86,7 @@ def check(pipeline: Pipeline, repo_root: Path, pipeline_dir: Path, problems: Col
         _check_scripts(pipeline, repo_root, pipeline_dir, problems)
 
 
-def _file(pipeline: Pipeline, repo_root: Path, base: Path, path: Path_, relative: str,
+def _file(pipeline: Pipeline, repo_root: Path, base: Path, path: JsonPath, relative: str,
           problems: Collector, want_dir: bool = False) -> Path | None:
     found, reason = inside(repo_root, base, relative)
     if reason:
@@ -107,7 +107,7 @@ def _file(pipeline: Pipeline, repo_root: Path, base: Path, path: Path_, relative
 def _check_dependencies(pipeline: Pipeline, found: Path, problems: Collector) -> None:
     image = pipeline.image
     assert image.dependencies is not None
-    path: Path_ = ("image", "dependencies")
+    path: JsonPath = ("image", "dependencies")
     name = found.name
     shown = display(pipeline, image.dependencies)
     if image.language == "r":

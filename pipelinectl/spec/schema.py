@@ -7,11 +7,11 @@ into `Diagnostic`s at the right line and column.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import marshal
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import jsonschema
 
 from pipelinectl import files
-from pipelinectl.errors import Diagnostic, closest, dedupe, did_you_mean
-from pipelinectl.spec.yamlio import Document, Path_, where
+from pipelinectl.errors import Diagnostic, UserError, closest, dedupe, did_you_mean
+from pipelinectl.spec.yamlio import Document, JsonPath, where
 
 SCHEMA_NAMES = ("pipeline", "platform")
 _DNS_LABEL_HINT = "dns-label"
@@ -64,25 +64,15 @@ def _fast_check(name: str) -> Any:
 def _fast_code(schema: str) -> Any:
     """Bytecode of the compiled schema, cached on disk: generating it costs ~60 ms a run."""
     key = hashlib.sha256(f"{schema}\0{fastjsonschema.VERSION}\0{sys.version}".encode())
-    cache = _cache_dir() / f"schema-{key.hexdigest()[:32]}.marshal"
+    cache = files.cache_dir() / f"schema-{key.hexdigest()[:32]}.marshal"
     try:
         return marshal.loads(cache.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         pass
     code = compile(fastjsonschema.compile_to_code(json.loads(schema)), "<schema>", "exec")
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(marshal.dumps(code))
-        temporary.replace(cache)
-    except OSError:
-        pass  # a read-only home only costs time
+    with contextlib.suppress(UserError):  # a read-only home only costs time
+        files.write_bytes(cache, marshal.dumps(code))
     return code
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pipelinectl"
 
 
 def is_valid_fast(data: Any, name: str) -> bool:
@@ -117,7 +107,7 @@ def _without_consequences(
 
 def _explain(error: jsonschema.ValidationError, doc: Document,
              root: Any) -> Iterator[Diagnostic]:
-    path: Path_ = tuple(error.absolute_path)
+    path: JsonPath = tuple(error.absolute_path)
     keyword = str(error.validator)
     if keyword in ("oneOf", "anyOf"):
         yield from _explain_choice(error, doc, path, root)
@@ -137,7 +127,7 @@ def _explain(error: jsonschema.ValidationError, doc: Document,
     yield _diagnostic(doc, path, _message(error, path), _hint(error, doc, path), keyword)
 
 
-def _diagnostic(doc: Document, path: Path_, message: str, hint: str | None,
+def _diagnostic(doc: Document, path: JsonPath, message: str, hint: str | None,
                 code: str, key: bool = False) -> Diagnostic:
     location = doc.source.key_at(path) if key else doc.source.at(path)
     return Diagnostic(location, message, hint, f"schema-{code}")
@@ -149,7 +139,7 @@ def _annotation(error: jsonschema.ValidationError, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _message(error: jsonschema.ValidationError, path: Path_) -> str:
+def _message(error: jsonschema.ValidationError, path: JsonPath) -> str:
     custom = _annotation(error, "x-message")
     if custom and error.validator in ("pattern", "oneOf", "anyOf", "minProperties",
                                       "maxProperties"):
@@ -192,7 +182,7 @@ def _generic_size(keyword: str, expected: Any, value: Any) -> str:
     return messages.get(keyword) or f"is not valid ({keyword})"
 
 
-def _hint(error: jsonschema.ValidationError, doc: Document, path: Path_) -> str | None:
+def _hint(error: jsonschema.ValidationError, doc: Document, path: JsonPath) -> str | None:
     if error.validator == "type" and isinstance(error.instance, (int, float, bool)) \
             and "string" in _as_list(error.validator_value):
         text = doc.source.raw.get(path, _yaml_text(error.instance))
@@ -215,7 +205,7 @@ def _dns_label_hint(value: Any) -> str:
 
 
 def _unknown_keys(error: jsonschema.ValidationError, doc: Document,
-                  path: Path_) -> Iterator[Diagnostic]:
+                  path: JsonPath) -> Iterator[Diagnostic]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     known = list(schema.get("properties", {}))
     instance = error.instance if isinstance(error.instance, dict) else {}
@@ -228,7 +218,7 @@ def _unknown_keys(error: jsonschema.ValidationError, doc: Document,
 
 
 def _missing_keys(error: jsonschema.ValidationError, doc: Document,
-                  path: Path_) -> Iterator[Diagnostic]:
+                  path: JsonPath) -> Iterator[Diagnostic]:
     instance = error.instance if isinstance(error.instance, dict) else {}
     known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
     # A misspelt key is reported as unknown with "did you mean": do not also call it missing.
@@ -242,7 +232,7 @@ def _missing_keys(error: jsonschema.ValidationError, doc: Document,
 
 
 def _property_name(error: jsonschema.ValidationError, doc: Document,
-                   path: Path_) -> Diagnostic:
+                   path: JsonPath) -> Diagnostic:
     key = str(error.instance)
     custom = _annotation(error, "x-message")
     if custom and error.validator == "pattern":
@@ -254,7 +244,7 @@ def _property_name(error: jsonschema.ValidationError, doc: Document,
 
 
 def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
-                        path: Path_, root: Any) -> Iterator[Diagnostic]:
+                        path: JsonPath, root: Any) -> Iterator[Diagnostic]:
     """if/then rules that forbid a key beside another (context beside language)."""
     trail = list(error.schema_path)
     if "then" not in trail:
@@ -275,14 +265,14 @@ def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
             return
 
 
-def _value_at(data: Any, path: Path_) -> Any:
+def _value_at(data: Any, path: JsonPath) -> Any:
     for step in path:
         data = data[step]
     return data
 
 
 def _explain_choice(error: jsonschema.ValidationError, doc: Document,
-                    path: Path_, root: Any) -> Iterator[Diagnostic]:
+                    path: JsonPath, root: Any) -> Iterator[Diagnostic]:
     """oneOf/anyOf: explain the branch that fits the value's type, or say what fits."""
     branches = _branches(error)
     fitting = [errs for schema, errs in branches if _type_fits(schema, error.instance)]

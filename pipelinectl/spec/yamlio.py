@@ -27,10 +27,10 @@ _resolver = yaml.resolver.Resolver()
 # true, false, null, Null, NULL); every other word starting with a letter is a string.
 _MAYBE_BOOL_OR_NULL = frozenset("yYnNtTfFoO")
 
-Path_ = tuple[str | int, ...]
+JsonPath = tuple[str | int, ...]
 
 
-def where(path: Path_) -> str:
+def where(path: JsonPath) -> str:
     """A JSON path as authors write it: tasks[0].command."""
     text = ""
     for part in path:
@@ -43,11 +43,11 @@ class SourceMap:
     """Where each value (and each mapping key) of a document stands in its file."""
 
     file: str
-    values: dict[Path_, tuple[int, int]]
-    keys: dict[Path_, tuple[int, int]]
-    raw: dict[Path_, str]  # the text of scalars that YAML read as numbers or booleans
+    values: dict[JsonPath, tuple[int, int]]
+    keys: dict[JsonPath, tuple[int, int]]
+    raw: dict[JsonPath, str]  # the text of scalars that YAML read as numbers or booleans
 
-    def at(self, path: Path_) -> Location:
+    def at(self, path: JsonPath) -> Location:
         """Location of the value at `path`, or of its nearest ancestor that has one."""
         for cut in range(len(path), -1, -1):
             mark = self.values.get(path[:cut])
@@ -55,7 +55,7 @@ class SourceMap:
                 return Location(self.file, *mark)
         return Location(self.file, 1, 1)
 
-    def key_at(self, path: Path_) -> Location:
+    def key_at(self, path: JsonPath) -> Location:
         """Location of the key that introduces `path` (falls back to the value)."""
         mark = self.keys.get(path)
         return Location(self.file, *mark) if mark else self.at(path)
@@ -184,7 +184,7 @@ def _mark(event: Any) -> tuple[int, int]:
 class _Frame:
     __slots__ = ("anchor", "is_map", "key", "path", "start", "value")
 
-    def __init__(self, value: dict[str, Any] | list[Any], path: Path_, anchor: str | None,
+    def __init__(self, value: dict[str, Any] | list[Any], path: JsonPath, anchor: str | None,
                  start: int) -> None:
         self.value = value
         self.path = path
@@ -203,9 +203,9 @@ class _Builder:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.values: dict[Path_, tuple[int, int]] = {}
-        self.keys: dict[Path_, tuple[int, int]] = {}
-        self.raw: dict[Path_, str] = {}
+        self.values: dict[JsonPath, tuple[int, int]] = {}
+        self.keys: dict[JsonPath, tuple[int, int]] = {}
+        self.raw: dict[JsonPath, str] = {}
         self.nodes = 0
         self.alias_nodes = 0
         self.anchors: dict[str, tuple[Any, int]] = {}
@@ -318,10 +318,10 @@ class _Builder:
         if frame.anchor:
             self.anchors[frame.anchor] = (frame.value, self.nodes - frame.start + 1)
 
-    def _place(self, value: Any, event: Any) -> Path_:
+    def _place(self, value: Any, event: Any) -> JsonPath:
         if not self.stack:
             self.root = value
-            path: Path_ = ()
+            path: JsonPath = ()
         else:
             frame = self.stack[-1]
             if frame.is_map:

@@ -18,11 +18,9 @@ from pipelinectl.build import context as buildinputs
 from pipelinectl.build import digest, images
 from pipelinectl.errors import UserError
 from pipelinectl.spec import platform, validation
-from tests.support.repo import write
+from tests.support.repo import git, write
 
 DOCKER_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-GIT = ["git", "-c", "user.email=tests@example.com", "-c", "user.name=Tests",
-       "-c", "init.defaultBranch=main", "-c", "core.fileMode=true"]
 
 SPEC = """\
 apiVersion: pipelinectl/v1
@@ -101,17 +99,12 @@ def context_bytes(plan: images.ImagePlan, folder: Path | None = None
     return snapshot
 
 
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True)
-    return done.stdout.strip()
-
-
 def committed_repo(git_repo: Path) -> Path:
     """git_repo with a pipeline in pipelines/demo/, committed."""
     make_pipeline(git_repo / "pipelines" / "demo")
     os.chmod(git_repo / "pipelines" / "demo" / "main.py", 0o755)
-    git("add", "-A", cwd=git_repo)
-    git("commit", "-q", "-m", "demo", cwd=git_repo)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "demo")
     return git_repo
 
 
@@ -348,13 +341,13 @@ def test_pycache_is_excluded_by_default(tmp_path: Path) -> None:
 def test_git_folder_is_never_in_a_custom_context(git_repo: Path) -> None:
     spec = make_custom(git_repo)
     write(git_repo / ".dockerignore", "!.git\n")
-    git("add", "-A", cwd=git_repo)
-    git("commit", "-q", "-m", "custom", cwd=git_repo)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "custom")
     before = plan_of(spec)
     assert (git_repo / ".git").is_dir()
     assert [e.name for e in before.build.entries] == [".dockerignore", "Dockerfile", "main.py",
                                                       "pipeline.yaml"]
-    git("commit", "-q", "--allow-empty", "-m", "another commit", cwd=git_repo)
+    git(git_repo, "commit", "-q", "--allow-empty", "-m", "another commit")
     assert plan_of(spec).content_digest == before.content_digest
 
 
@@ -500,7 +493,7 @@ def test_content_tag_format(tmp_path: Path) -> None:
 
 def test_git_tag_format(git_repo: Path) -> None:
     committed_repo(git_repo)
-    sha = git("rev-parse", "HEAD", cwd=git_repo)
+    sha = git(git_repo, "rev-parse", "HEAD")
     tag = digest.git_tag(sha)
     assert tag == "git-" + sha
     assert re.fullmatch(r"git-[0-9a-f]{40}", tag)

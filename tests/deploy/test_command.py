@@ -5,7 +5,6 @@ refused; `git revert` of B deploys A's objects again with no build."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,14 +32,11 @@ environments:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKube]:
-    fake = FakeKube()
-    fake.start()
-    fake.add_namespace("default")
-    monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+def cluster(fake_kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKube:
+    fake_kube.add_namespace("default")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     monkeypatch.setenv("CI_PROJECT_PATH", "epi/covid")
-    yield fake
-    fake.stop()
+    return fake_kube
 
 
 @pytest.fixture

@@ -18,16 +18,13 @@ CRONJOBS = ("batch", "v1", "cronjobs")
 
 
 @pytest.fixture
-def kube(tmp_path: Path) -> Iterator[tuple[FakeKube, kubernetes.client.ApiClient]]:
-    fake = FakeKube()
-    fake.start()
-    fake.add_namespace("team-a")
+def kube(fake_kube: FakeKube,
+         tmp_path: Path) -> Iterator[tuple[FakeKube, kubernetes.client.ApiClient]]:
+    fake_kube.add_namespace("team-a")
     config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(str(fake.kubeconfig(tmp_path / "kubeconfig")),
-                                       client_configuration=config)
+    kubernetes.config.load_kube_config(str(tmp_path / "kubeconfig"), client_configuration=config)
     with kubernetes.client.ApiClient(config) as client:
-        yield fake, client
-    fake.stop()
+        yield fake_kube, client
 
 
 def cronjob(name: str, schedule: str = "0 7 * * *", **labels: str) -> dict[str, Any]:

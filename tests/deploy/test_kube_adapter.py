@@ -3,7 +3,6 @@ apply writes only what changed, transient errors are retried, refusals are expla
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,9 @@ from tests.support.fakekube import FakeKube
 
 
 @pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeKube]:
-    server = FakeKube()
-    server.start()
-    server.add_namespace("team-a")
-    server.kubeconfig(tmp_path / "kubeconfig")
-    yield server
-    server.stop()
+def fake(fake_kube: FakeKube) -> FakeKube:
+    fake_kube.add_namespace("team-a")
+    return fake_kube
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_loader_and_schema_tests_pass_with_the_oldest_releases_allowed() -> None
                   if r.startswith("pyyaml"))
     assert probe.stdout.strip() == str(next(iter(lowest.specifier))).lstrip(">=")
     done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests/test_yamlio.py", "tests/test_schema.py"],
+                           "tests/spec/test_yamlio.py", "tests/spec/test_schema.py"],
                           cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stdout[-3000:]
