@@ -15,7 +15,9 @@ from pathlib import Path
 from pipelinectl.build import imagebuild, images
 from pipelinectl.build.ports import Tools
 from pipelinectl.checkout import GitState
+from pipelinectl.deploy import state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
+from pipelinectl.deploy.state import State
 from pipelinectl.spec import platform, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
 from pipelinectl.spec.model import Pipeline
@@ -130,6 +132,23 @@ def delivery(config: Platform, root: Path, environ: Mapping[str, str]
     finally:
         if found is not None:
             found.close()
+
+
+@dataclass(frozen=True)
+class ReadArgs:
+    """The arguments of the commands that only read what is deployed (status, history)."""
+
+    paths: list[str]
+    repo_id: str | None
+    platform: str | None
+
+
+def deployed(args: ReadArgs, environ: Mapping[str, str], cwd: Path
+             ) -> tuple[Cluster, list[tuple[Pipeline, str, State | None]]]:
+    """The cluster and each pipeline with its namespace and recorded state."""
+    loaded = load(args.paths, args.platform, args.repo_id, environ, cwd)
+    found = cluster(loaded.config, loaded.root, environ)
+    return found, list(state.of_pipelines(found, loaded.config, loaded.pipelines))
 
 
 def source(repo_id: str | None, git: GitState | None, root: Path) -> str:

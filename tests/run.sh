@@ -24,32 +24,27 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
   --no-build-isolation --editable .
 
-# A real Airflow 3 for the DAG tests, in its own venv (it must not share the project's
-# dependencies), from requirements/airflow.lock, cached outside the repo across runs.
+# Venvs of their own, from a lock, cached outside the repo across runs (keyed by the lock):
+# cached_venv NAME LOCK prints the venv's python, installing it once.
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-airflow_sum=$(sha256sum requirements/airflow.lock | cut -c1-16)
-airflow_venv=${PIPELINECTL_AIRFLOW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/airflow-py$py_version-$airflow_sum}
-if [ ! -f "$airflow_venv/.complete" ]; then
-  echo "== installing Airflow into $airflow_venv (once; about 2 minutes)"
-  rm -rf "$airflow_venv"
-  "$python" -m venv "$airflow_venv"
-  "$airflow_venv/bin/python" -m pip install "${pip_flags[@]}" -r requirements/airflow.lock
-  touch "$airflow_venv/.complete"
-fi
-export PIPELINECTL_AIRFLOW_PYTHON="$airflow_venv/bin/python"
-
-# The oldest releases pyproject.toml allows (requirements/oldest.lock), where tests/house/test_lock.py
-# runs the YAML loader and schema tests: cached like Airflow.
-oldest_sum=$(sha256sum requirements/oldest.lock | cut -c1-16)
-oldest_venv=${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/oldest-py$py_version-$oldest_sum
-if [ ! -f "$oldest_venv/.complete" ]; then
-  echo "== installing requirements/oldest.lock into $oldest_venv (once)"
-  rm -rf "$oldest_venv"
-  "$python" -m venv "$oldest_venv"
-  "$oldest_venv/bin/python" -m pip install "${pip_flags[@]}" -r requirements/oldest.lock
-  touch "$oldest_venv/.complete"
-fi
-export PIPELINECTL_OLDEST_PYTHON="$oldest_venv/bin/python"
+cached_venv() {
+  local venv
+  venv=${XDG_CACHE_HOME:-$HOME/.cache}/pipelinectl/$1-py$py_version-$(sha256sum "$2" | cut -c1-16)
+  if [ ! -f "$venv/.complete" ]; then
+    echo "== installing $2 into $venv (once)" >&2
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install "${pip_flags[@]}" -r "$2" >&2
+    touch "$venv/.complete"
+  fi
+  echo "$venv/bin/python"
+}
+# A real Airflow 3 for the DAG tests (it must not share the project's dependencies; about
+# two minutes the first time), and the oldest releases pyproject.toml allows, where
+# tests/house/test_lock.py runs the YAML loader and schema tests.
+PIPELINECTL_AIRFLOW_PYTHON=$(cached_venv airflow requirements/airflow.lock)
+PIPELINECTL_OLDEST_PYTHON=$(cached_venv oldest requirements/oldest.lock)
+export PIPELINECTL_AIRFLOW_PYTHON PIPELINECTL_OLDEST_PYTHON
 # Here every test runs: a skip is a failure (tests/conftest.py).
 export PIPELINECTL_NO_SKIP=1
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl.errors import UserError
+from pipelinectl.vocabulary import APPLIED_HASH_ANNOTATION, FIELD_MANAGER
 
-FIELD_MANAGER = "pipelinectl"
-APPLIED_HASH = "pipelinectl.io/applied-hash"
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 RETRIES = 5
 
@@ -46,10 +45,14 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return obj.get("metadata", {}).get("annotations") or {}
+
+
 def applied_hash(obj: Mapping[str, Any]) -> str:
     """sha256 of the object as pipelinectl applies it, without this annotation itself."""
     document = json.loads(json.dumps(obj))
-    document.get("metadata", {}).get("annotations", {}).pop(APPLIED_HASH, None)
+    document.get("metadata", {}).get("annotations", {}).pop(APPLIED_HASH_ANNOTATION, None)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -119,11 +122,10 @@ class Kube:
     def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
         """Server-side apply `obj` unless `live` already carries its hash; True if written."""
         digest = applied_hash(obj)
-        if live is not None and \
-                (live.get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH) == digest:
+        if live is not None and annotations_of(live).get(APPLIED_HASH_ANNOTATION) == digest:
             return False
         body = json.loads(json.dumps(obj))
-        body["metadata"].setdefault("annotations", {})[APPLIED_HASH] = digest
+        body["metadata"].setdefault("annotations", {})[APPLIED_HASH_ANNOTATION] = digest
         meta = body["metadata"]
         self._call("apply", body["kind"], meta["namespace"], meta["name"], "patch_namespaced",
                    meta["name"], meta["namespace"], body, field_manager=FIELD_MANAGER,

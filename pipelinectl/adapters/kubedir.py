@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from pipelinectl import files
-from pipelinectl.adapters.kube import APPLIED_HASH, KubeError, applied_hash
+from pipelinectl.adapters.kube import KubeError, annotations_of, applied_hash
+from pipelinectl.vocabulary import APPLIED_HASH_ANNOTATION
 from pipelinectl.yamlout import dump_all
 
 
@@ -58,11 +59,10 @@ class DirectoryKube:
 
     def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
         digest = applied_hash(obj)
-        if live is not None and \
-                (live.get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH) == digest:
+        if live is not None and annotations_of(live).get(APPLIED_HASH_ANNOTATION) == digest:
             return False
         body = yaml.safe_load(dump_all([obj]))
-        body["metadata"].setdefault("annotations", {})[APPLIED_HASH] = digest
+        body["metadata"].setdefault("annotations", {})[APPLIED_HASH_ANNOTATION] = digest
         meta = body["metadata"]
         path = self._path(body["kind"], meta["namespace"], meta["name"])
         files.write_text(path, dump_all([body]))

@@ -19,12 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl.build.context import BUILDER_DIR, CODE_DIR, BuildInputs, Entry
+from pipelinectl.vocabulary import CONTENT_TAG_PREFIX, GIT_TAG_PREFIX
 
 FORMAT = 1
-LABEL_INPUTS = "io.pipelinectl.inputs"
-LABEL_CONTENT = "io.pipelinectl.content-digest"
-CONTENT_TAG_PREFIX = "content-"
-GIT_TAG_PREFIX = "git-"
 MAX_LISTED_FILES = 1000  # beyond this the label keeps one hash for all code files
 _SHORT = 16
 _DEPS = f"{BUILDER_DIR}/deps/"

@@ -10,8 +10,13 @@ from pipelinectl.build import digest
 from pipelinectl.checkout import GitState
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
-
-OCI = "org.opencontainers.image."
+from pipelinectl.vocabulary import (
+    IMAGE_CONTENT_LABEL,
+    IMAGE_INPUTS_LABEL,
+    IMAGE_PIPELINE_LABEL,
+    IMAGE_TEAM_LABEL,
+)
+from pipelinectl.vocabulary import OCI_LABEL_PREFIX as OCI
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,10 @@ def labels(image: ImagePlan, git: GitState | None, clean: bool) -> dict[str, str
     meta = image.pipeline.metadata
     result = {
         OCI + "title": meta.name,
-        "io.pipelinectl.pipeline": meta.name,
-        "io.pipelinectl.team": meta.team,
-        digest.LABEL_CONTENT: image.content_digest,
-        digest.LABEL_INPUTS: image.inputs.label(),
+        IMAGE_PIPELINE_LABEL: meta.name,
+        IMAGE_TEAM_LABEL: meta.team,
+        IMAGE_CONTENT_LABEL: image.content_digest,
+        IMAGE_INPUTS_LABEL: image.inputs.label(),
     }
     if meta.description:
         result[OCI + "description"] = meta.description

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipelinectl import wiring
-from pipelinectl.deploy import state
 from pipelinectl.errors import EXIT_OK
 
-
-@dataclass(frozen=True)
-class Args:
-    paths: list[str]
-    repo_id: str | None
-    platform: str | None
+Args = wiring.ReadArgs
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
-    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
-    cluster = wiring.cluster(loaded.config, loaded.root, environ)
-    for pipeline in loaded.pipelines:
+    _cluster, found = wiring.deployed(args, environ, cwd)
+    for pipeline, namespace, record in found:
         name = pipeline.metadata.name
-        namespace = loaded.config.teams[pipeline.metadata.team].namespace
-        record = state.read(cluster, namespace, name)
         if record is None:
             sys.stdout.write(f"{name}: never deployed (namespace {namespace})\n")
             continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,6 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from pipelinectl import wiring
-from pipelinectl.deploy import state
 from pipelinectl.deploy.ports import Cluster
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
@@ -22,21 +20,14 @@ from pipelinectl.vocabulary import PIPELINE_LABEL
 LAST_RUNS = 3
 
 
-@dataclass(frozen=True)
-class Args:
-    paths: list[str]
-    repo_id: str | None
-    platform: str | None
+Args = wiring.ReadArgs
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
-    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
-    cluster = wiring.cluster(loaded.config, loaded.root, environ)
+    cluster, found = wiring.deployed(args, environ, cwd)
     now = datetime.datetime.now(datetime.UTC)
-    for pipeline in loaded.pipelines:
+    for pipeline, namespace, record in found:
         name = pipeline.metadata.name
-        namespace = loaded.config.teams[pipeline.metadata.team].namespace
-        record = state.read(cluster, namespace, name)
         if record is None:
             sys.stdout.write(f"{name}: not deployed (namespace {namespace})\n")
             continue

@@ -10,12 +10,14 @@ every command reads them from a cluster.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipelinectl.deploy.ports import Cluster
 from pipelinectl.errors import UserError
+from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import Platform
 from pipelinectl.vocabulary import (
     ENVIRONMENT_LABEL,
     MANAGED_BY,
@@ -171,3 +173,11 @@ def read(cluster: Cluster, namespace: str, pipeline: str) -> State | None:
 def read_all(cluster: Cluster, namespace: str) -> dict[str, State]:
     """Every state object in `namespace`, by pipeline."""
     return states_in(cluster.list("ConfigMap", namespace, SELECTOR))
+
+
+def of_pipelines(cluster: Cluster, platform: Platform, pipelines: Iterable[Pipeline]
+                 ) -> Iterator[tuple[Pipeline, str, State | None]]:
+    """Each pipeline with its namespace and recorded state (None: never deployed there)."""
+    for pipeline in pipelines:
+        namespace = platform.teams[pipeline.metadata.team].namespace
+        yield pipeline, namespace, read(cluster, namespace, pipeline.metadata.name)

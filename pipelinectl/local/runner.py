@@ -33,9 +33,9 @@ from pipelinectl.vocabulary import (
     MANAGER,
     PIPELINE_LABEL,
     TASK_LABEL,
+    WORKSPACE,
 )
 
-WORKSPACE = "/workspace"
 RunStatus = Literal["succeeded", "failed", "timed out", "skipped"]
 SUCCEEDED: RunStatus = "succeeded"
 FAILED: RunStatus = "failed"

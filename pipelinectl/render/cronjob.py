@@ -15,9 +15,8 @@ from typing import Any
 from pipelinectl.render import ownership
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration
-from pipelinectl.vocabulary import ENV_PIPELINE, ENV_RUN_ID, ENV_TASK, ENV_TEAM
+from pipelinectl.vocabulary import ENV_PIPELINE, ENV_RUN_ID, ENV_TASK, ENV_TEAM, WORKSPACE
 
-WORKSPACE = "/workspace"
 RUN_AS = 10001  # the non-root user of the base images (base-images/*/Dockerfile)
 SUCCESSFUL_JOBS_KEPT = 3
 FAILED_JOBS_KEPT = 3

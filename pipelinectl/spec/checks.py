@@ -21,10 +21,8 @@ from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.spec.platform import Platform
 from pipelinectl.spec.yamlio import JsonPath, where
 from pipelinectl.units import parse_duration, quantity_problem
+from pipelinectl.vocabulary import ENV_PREFIX, RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES
 
-RESERVED_ENV_PREFIX = "PIPELINECTL_"
-RESERVED_LABEL_KEYS = ("app.kubernetes.io/managed-by",)
-RESERVED_LABEL_PREFIXES = ("pipelinectl.io/",)
 CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly")
 _REFERENCE_TIME = datetime(2000, 1, 1)  # fixed, so that checks never read the clock
 
@@ -297,10 +295,10 @@ def _check_quantity(pipeline: Pipeline, path: JsonPath, kind: str, text: str,
 
 def _check_env(pipeline: Pipeline, path: JsonPath, name: str, value: str,
                problems: Collector) -> None:
-    if name.upper().startswith(RESERVED_ENV_PREFIX):
+    if name.upper().startswith(ENV_PREFIX):
         problems.add(pipeline.source.key_at(path),
                      f"{where(path[:-1])}: {name} is reserved: pipelinectl sets "
-                     f"{RESERVED_ENV_PREFIX}* variables itself", "rename the variable",
+                     f"{ENV_PREFIX}* variables itself", "rename the variable",
                      "reserved-env")
     what = credential_kind(name, value)
     if what:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipelinectl.adapters.kube import APPLIED_HASH, Kube, KubeError, applied_hash
+from pipelinectl.adapters.kube import Kube, KubeError, applied_hash
+from pipelinectl.vocabulary import APPLIED_HASH_ANNOTATION
 from tests.support.fakekube import FakeKube
 
 
@@ -41,7 +42,7 @@ def test_apply_writes_once_and_skips_what_is_unchanged(kube: Kube, fake: FakeKub
     assert kube.apply(cronjob("etl"), live=None) is True
     live = kube.get("CronJob", "team-a", "etl")
     assert live is not None
-    assert live["metadata"]["annotations"][APPLIED_HASH] == applied_hash(cronjob("etl"))
+    assert live["metadata"]["annotations"][APPLIED_HASH_ANNOTATION] == applied_hash(cronjob("etl"))
     assert live["metadata"]["managedFields"][0]["manager"] == "pipelinectl"
     writes = len(fake.writes())
     assert kube.apply(cronjob("etl"), live=live) is False

@@ -1,9 +1,9 @@
 """`pipelinectl render`: the layout, byte-identical output, placeholder images, pruning.
 
-The file contents are the renderers' own output (golden-tested in test_render_cronjob.py and
-test_render_airflow.py): here they are compared with what the library renders for the same
-target. Resolving real digests from the registry is tested with the build, in
-test_build_docker.py.
+The file contents are the renderers' own output (golden-tested in tests/render/test_cronjob.py
+and tests/render/test_airflow.py): here they are compared with what the library renders for
+the same target. Resolving real digests from the registry is tested with the build, in
+tests/build/test_docker.py.
 """
 
 from __future__ import annotations
