@@ -9,6 +9,7 @@ files as another user; a temporary file's 0600 would hide them) unless a mode is
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -36,6 +37,63 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     base = env.get("XDG_CACHE_HOME") or os.path.join(
         env.get("HOME") or os.path.expanduser("~"), ".cache")
     return Path(base, "pipelinectl")
+
+
+def real_dir(root: Path, relative: str | Path = "", mode: int | None = None) -> Path:
+    """`root`/`relative` as a real directory: every folder below `root` is created when
+    missing, and opened without following symlinks (O_NOFOLLOW, one level at a time from the
+    folder above), so a symlink, a file or a special file anywhere on the way is refused
+    (UserError) and nothing is created through it. `root` itself is the caller's choice (the
+    repository root, a folder named on the command line). With `mode`, the last folder gets
+    it through its own descriptor (never a path a symlink could redirect)."""
+    parts = [p for p in Path(relative).parts if p not in ("", ".")]
+    if any(p == ".." or p.startswith("/") for p in parts):
+        raise ValueError(f"{relative!r} leaves {root}")
+    try:
+        descriptor = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise _refused(root, exc) from None
+    try:
+        current = root
+        for part in parts:
+            current = current / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=descriptor)
+            try:
+                below = os.open(part, _DIR_NOFOLLOW, dir_fd=descriptor)
+            except OSError as exc:
+                raise _refused(current, exc) from None
+            os.close(descriptor)
+            descriptor = below
+        if mode is not None:
+            os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
+    return root.joinpath(*parts)
+
+
+_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _refused(path: Path, exc: OSError) -> UserError:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
+        return UserError(f"{path} is a symlink: pipelinectl writes only into real folders",
+                         hint="remove the symlink (pipelinectl creates its own output "
+                              "folders), or choose another output folder")
+    if exc.errno == errno.ENOTDIR:
+        return UserError(f"{path} is not a folder",
+                         hint="remove or rename it, or choose another output folder")
+    return UserError(f"cannot use {path} as a folder: {exc.strerror or exc}",
+                     hint="check that the folder is writable")
+
+
+def write_under(root: Path, relative: str, data: bytes, mode: int | None = None) -> Path:
+    """Write `root`/`relative` atomically, its folders made with real_dir (no symlink on the
+    way below `root`); a symlink at the file's own name is replaced, never followed."""
+    path = Path(relative)
+    folder = real_dir(root, path.parent)
+    write_bytes(folder / path.name, data, mode)
+    return folder / path.name
 
 
 def write_text(path: Path, text: str) -> None:
