@@ -78,6 +78,14 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
 fi
 
+# --- docs (tests/docs) ---
+# The docs tests open the built site in headless Chromium: Debian's, only when missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+# --- end docs ---
+
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== ruff"

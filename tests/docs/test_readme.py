@@ -1,14 +1,19 @@
-"""The README's two commands exist, and CI runs exactly them."""
+"""The README: short, its two commands exist and CI runs exactly them, every command is in its
+table, and its links lead to pages of the docs site."""
 
 from __future__ import annotations
 
 import re
 
-from tests.support.repo import REPO
+from tests.docs.blocks import REPO
+
+README = REPO / "README.md"
+COMMANDS = {"validate", "schema", "init", "build", "render", "deploy", "plan", "status",
+            "history", "run", "platform"}
 
 
 def readme_commands() -> list[str]:
-    text = (REPO / "README.md").read_text()
+    text = README.read_text()
     block = text.split("## Two commands", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     return [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
 
@@ -29,21 +34,24 @@ def test_ci_runs_the_readme_commands() -> None:
     assert re.search(rf"^{re.escape(main_job)}$", ci, re.MULTILINE)
 
 
-def test_every_command_is_documented() -> None:
+def test_every_command_is_in_the_table() -> None:
     import argparse
 
     from pipelinectl.cli import build_parser
-    readme = (REPO / "README.md").read_text()
+
     actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    commands = set(actions[0].choices)
-    assert commands == {"validate", "schema", "init", "build", "render", "deploy", "plan",
-                        "status", "history", "run", "platform"}
-    for command in commands:
-        assert re.search(rf"^### .*`pipelinectl {command}\b", readme, re.MULTILINE), command
+    assert set(actions[0].choices) == COMMANDS
+    rows = re.findall(r"^\| `pipelinectl ([a-z-]+)` \|", README.read_text(), re.MULTILINE)
+    assert sorted(rows) == sorted(COMMANDS)
 
 
-def test_the_ci_examples_in_the_readme_are_the_shipped_files() -> None:
-    readme = (REPO / "README.md").read_text()
-    for example in (REPO / "examples" / ".gitlab-ci.yml",
-                    REPO / "ci" / "github" / "example-caller.yml"):
-        assert f"```yaml\n{example.read_text()}```\n" in readme, example
+def test_the_readme_is_short_and_links_into_the_docs() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    docs = [link for link in links if link.startswith("docs/")]
+    assert len(docs) >= 20
+    for link in links:
+        assert not link.startswith(("/", "..")), link
+        if not link.startswith(("http://", "https://")):
+            assert (REPO / link).is_file(), link
