@@ -332,8 +332,11 @@ def usage(name: str, parser: argparse.ArgumentParser) -> str:
     return " ".join(words + positionals)
 
 
-def _positional(action: argparse.Action) -> str:
-    name = action.metavar or (" | ".join(action.choices) if action.choices else action.dest)
+def _positional(action: argparse.Action, table: bool = False) -> str:
+    """How a positional argument is written: in usage lines its choices, in a table its
+    name (a `|` would split the table's cell)."""
+    name = action.metavar or (action.dest if table or not action.choices
+                              else "|".join(action.choices))
     assert isinstance(name, str)
     if action.nargs == "*":
         return f"[{name} ...]"
@@ -367,7 +370,7 @@ def command_markdown(name: str, parser: argparse.ArgumentParser) -> str:
         if action.option_strings:
             option = ", ".join(f"`{o}`" for o in action.option_strings)
         else:
-            option = f"`{_positional(action).strip('[]').replace(' ...', '...')}`"
+            option = f"`{_positional(action, table=True).strip('[]').replace(' ...', '...')}`"
         value = _value(action) if action.option_strings else ""
         if action.choices:
             value = ", ".join(f"`{c}`" for c in action.choices)
