@@ -261,6 +261,13 @@ def prose(text: str) -> str:
 
 def fields_markdown(which: str, examples: list[Any]) -> str:
     schema = json.loads((ROOT / "schemas" / f"{which}.schema.json").read_text(encoding="utf-8"))
+    return schema_markdown(schema, examples)
+
+
+def schema_markdown(schema: dict[str, Any], examples: list[Any]) -> str:
+    """A section per field of `schema`: description, type, required, default, format, the
+    forms of a oneOf, rules and an example (the schema's `examples`, else the value at the
+    field's path in the first of `examples` that has one)."""
     defs = schema.get("$defs", {})
     out = []
     for item in fields(schema):

@@ -88,3 +88,29 @@ def test_no_page_links_outside_the_repository() -> None:
         text = page.read_text(encoding="utf-8")
         assert "../shared" not in text and "SPEC.md" not in text, page
         assert not re.search(r"\bTODO\b|\bTBD\b|\bFIXME\b", text), page
+
+
+def test_the_generator_renders_defaults_examples_refs_and_alternatives() -> None:
+    schema = {
+        "type": "object", "required": ["name"],
+        "properties": {
+            "name": {"description": "The name.", "allOf": [{"$ref": "#/$defs/label"},
+                                                            {"maxLength": 10}]},
+            "mode": {"description": "How.", "enum": ["a", "b"], "default": "a"},
+            "when": {"description": "A <time>.", "oneOf": [
+                {"type": "string", "description": "A cron string."},
+                {"type": "object", "description": "With options.",
+                 "properties": {"cron": {"type": "string", "examples": ["0 7 * * *"]}}}]},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "$defs": {"label": {"description": "A label.", "type": "string", "pattern": "^[a-z]+$"}},
+    }
+    text = generator().schema_markdown(schema, [{"name": "abc", "tags": {"x": "y"}}])
+    assert "## `name` { #name }\n\nThe name.\n\n- **Type:** string\n- **Required:** yes\n" \
+           "- **Format:** A label.\n- **Rules:** matches `^[a-z]+$`; at most 10 characters\n" \
+           "- **Example:** `abc`\n" in text
+    assert "- **Type:** one of `a`, `b`\n- **Required:** no\n- **Default:** `a`\n" in text
+    assert "A &lt;time&gt;." in text
+    assert "- **As string:** A cron string.\n- **As mapping:** With options.\n" in text
+    assert "### `when.cron` { #when-cron }" in text and "- **Example:** `\"0 7 * * *\"`" in text
+    assert "### `tags.<name>` { #tags-name }" in text and "- **Example:** `y`" in text
