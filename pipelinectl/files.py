@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,49 @@ def _write(path: Path, data: bytes, mode: int | None) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+class NotRegular(Exception):
+    """A file that must be read is a symlink, a folder or a special file (FIFO, device)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def read_regular(path: str | Path, limit: int, follow_symlinks: bool = False) -> bytes:
+    """Up to `limit` bytes of a regular file, checked before a byte is read: a symlink (unless
+    `follow_symlinks`), a folder or a special file raises NotRegular, a FIFO never blocks.
+    OSError for the rest (missing, unreadable)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise NotRegular("is a symlink") from None
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegular(f"is {kind_of(mode)}, not a regular file")
+        return handle.read(limit)
+
+
+def kind_of(mode: int) -> str:
+    """What a file of this st_mode is, in words (a regular file, a folder, a FIFO...)."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def read_record(path: Path) -> dict[str, Any]:

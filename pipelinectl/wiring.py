@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelinectl.build import imagebuild, images
+from pipelinectl.build.context import Tracked
 from pipelinectl.build.ports import Tools
 from pipelinectl.checkout import GitState
 from pipelinectl.deploy import state
@@ -35,10 +36,11 @@ class Loaded:
     root: Path  # the repository root
     cwd: Path
 
-    def plans(self) -> list[images.ImagePlan]:
-        """Each pipeline's image plan (reads and hashes its build context)."""
-        return [images.plan(p, (self.cwd / p.file).resolve().parent, self.config)
-                for p in self.pipelines]
+    def plans(self, include_untracked: bool = False) -> list[images.ImagePlan]:
+        """Each pipeline's image plan (reads and hashes its build context): only the files
+        git tracks, unless `include_untracked` (a local run that asks for it)."""
+        tracked = None if include_untracked else git_tracked(self.root)
+        return [images.plan(p, p.folder, self.config, tracked) for p in self.pipelines]
 
 
 def load(paths: list[str], platform_option: str | None, repo_id_option: str | None,
@@ -66,6 +68,12 @@ def git_state(root: Path, environ: Mapping[str, str]) -> GitState | None:
     from pipelinectl.adapters import git
 
     return git.read(root, environ)
+
+
+def git_tracked(root: Path) -> Tracked | None:
+    from pipelinectl.adapters import git
+
+    return git.tracked(root)
 
 
 def history(root: Path) -> History:

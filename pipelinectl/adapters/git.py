@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipelinectl.build.context import Tracked
 from pipelinectl.checkout import GitState, strip_credentials
 from pipelinectl.errors import UserError
 
@@ -30,6 +31,15 @@ def read(root: Path, environ: Mapping[str, str]) -> GitState | None:
     when = datetime.datetime.fromtimestamp(int(seconds), tz=datetime.UTC)
     return GitState(commit, when.strftime("%Y-%m-%dT%H:%M:%SZ"), history,
                     _dirty_paths(status), _source_url(root, environ))
+
+
+def tracked(root: Path) -> Tracked | None:
+    """The files git tracks in the repository at `root` (the index: what the next commit
+    holds); None outside git."""
+    listed = _git(root, "ls-files", "-z", "--full-name", check=False)
+    if listed is None:
+        return None
+    return Tracked(root, frozenset(p for p in listed.split("\0") if p))
 
 
 def _git(root: Path, *args: str, check: bool = True) -> str | None:

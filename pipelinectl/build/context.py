@@ -17,6 +17,7 @@ out for the builder).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -60,6 +61,36 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Tracked:
+    """What git tracks in the repository at `root` (paths relative to it, with /): a build
+    context holds these files and nothing else, so an ignored `.env` never enters an image."""
+
+    root: Path
+    paths: frozenset[str]
+
+    @functools.cached_property
+    def folders(self) -> frozenset[str]:
+        found: set[str] = set()
+        for path in self.paths:
+            parts = path.split("/")[:-1]
+            found.update("/".join(parts[:i + 1]) for i in range(len(parts)))
+        return frozenset(found)
+
+    def relative(self, path: Path) -> str | None:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def has_file(self, path: Path) -> bool:
+        return self.relative(path) in self.paths
+
+    def has_folder(self, path: Path) -> bool:
+        relative = self.relative(path)
+        return relative is not None and (relative in self.folders or relative == ".")
+
+
+@dataclass(frozen=True)
 class BuildInputs:
     dockerfile: str  # path of the Dockerfile inside the context
     build_args: tuple[tuple[str, str], ...]
@@ -77,11 +108,13 @@ def base_images_dir() -> Path:
     return shipped("base-images")
 
 
-def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None) -> BuildInputs:
-    """The build context of `pipeline`, whose spec lives in `pipeline_dir` (resolved)."""
+def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None,
+            tracked: Tracked | None = None) -> BuildInputs:
+    """The build context of `pipeline`, whose spec lives in `pipeline_dir` (resolved): with
+    `tracked`, only files git tracks (outside git, every file .dockerignore keeps)."""
     image = pipeline.image
     if image.dockerfile is not None:
-        return _custom(pipeline, pipeline_dir)
+        return _custom(pipeline, pipeline_dir, tracked)
     assert image.language is not None and base_image is not None
     entries = list(_builder_entries(image.language))
     packages = tuple(sorted(set(image.system_packages)))  # one apt-get install: order is moot
@@ -90,17 +123,18 @@ def collect(pipeline: Pipeline, pipeline_dir: Path, base_image: str | None) -> B
     entries.append(_directory(f"{BUILDER_DIR}/deps"))
     if image.dependencies is not None:
         source = pipeline_dir / image.dependencies
+        _require_tracked(source, tracked, display(pipeline, image.dependencies))
         name = PYTHON_REQUIREMENTS if image.language == "python" else source.name
         entries.append(_file_entry(f"{BUILDER_DIR}/deps/{name}", source,
                                    display(pipeline, image.dependencies)))
     entries.append(_directory(CODE_DIR))
-    ignore = _ignore_patterns(pipeline_dir, CODE_EXCLUDED)
-    entries.extend(_tree(pipeline_dir, CODE_DIR + "/", ignore))
+    ignore = _ignore_patterns(pipeline_dir, CODE_EXCLUDED, tracked)
+    entries.extend(_tree(pipeline_dir, CODE_DIR + "/", ignore, tracked))
     return BuildInputs(DOCKERFILE, (("BASE_IMAGE", base_image),), _sorted(entries), base_image,
                        image.dependencies, packages)
 
 
-def _custom(pipeline: Pipeline, pipeline_dir: Path) -> BuildInputs:
+def _custom(pipeline: Pipeline, pipeline_dir: Path, tracked: Tracked | None) -> BuildInputs:
     image = pipeline.image
     assert image.dockerfile is not None
     context = Path(os.path.normpath(pipeline_dir / (image.context or ".")))
@@ -112,8 +146,9 @@ def _custom(pipeline: Pipeline, pipeline_dir: Path) -> BuildInputs:
             f"image.dockerfile {image.dockerfile!r} is outside image.context "
             f"{image.context or '.'!r}", location=pipeline.source.at(("image", "dockerfile")),
             hint="put the Dockerfile inside the build context, or widen image.context") from None
-    ignore = _ignore_patterns(context, ()) + ["!" + inside]
-    entries = list(_tree(context, "", ignore))
+    _require_tracked(dockerfile, tracked, display(pipeline, image.dockerfile))
+    ignore = _ignore_patterns(context, (), tracked) + ["!" + inside]
+    entries = list(_tree(context, "", ignore, tracked))
     return BuildInputs(inside, (), _sorted(entries), None, None, ())
 
 
@@ -125,19 +160,29 @@ def _builder_entries(language: str) -> Iterator[Entry]:
                 yield _file_entry(f"{BUILDER_DIR}/{path.name}", path, str(path))
 
 
-def _ignore_patterns(context: Path, defaults: tuple[str, ...]) -> list[str]:
+def _require_tracked(path: Path, tracked: Tracked | None, shown: str) -> None:
+    if tracked is not None and not tracked.has_file(path):
+        raise UserError(f"{shown} is not tracked by git, so it cannot be part of the image",
+                        hint=f"git add {shown} and commit it")
+
+
+def _ignore_patterns(context: Path, defaults: tuple[str, ...],
+                     tracked: Tracked | None) -> list[str]:
     """Built-in exclusions, then the folder's .dockerignore (whose `!` lines win)."""
     patterns = list(ALWAYS_EXCLUDED) + list(defaults)
     ignore_file = context / ".dockerignore"
-    if ignore_file.is_file():
+    if ignore_file.is_file() and not ignore_file.is_symlink() and \
+            (tracked is None or tracked.has_file(ignore_file)):
         # utf-8-sig: an editor's byte order mark must not become part of the first pattern.
         patterns.extend(ignore_file.read_text(encoding="utf-8-sig",
                                               errors="replace").splitlines())
     return patterns
 
 
-def _tree(root: Path, prefix: str, lines: list[str]) -> Iterator[Entry]:
-    """Files, folders and symlinks under `root` that .dockerignore rules keep."""
+def _tree(root: Path, prefix: str, lines: list[str],
+          tracked: Tracked | None = None) -> Iterator[Entry]:
+    """Files, folders and symlinks under `root` that .dockerignore rules keep (and, with
+    `tracked`, that git tracks: a folder without a tracked file is not even walked)."""
     try:
         patterns = dockerignore.parse(lines)
     except ValueError as exc:
@@ -152,7 +197,7 @@ def _tree(root: Path, prefix: str, lines: list[str]) -> Iterator[Entry]:
         for name in sorted(dirs):
             relative = base + name
             path = Path(current, name)
-            if relative in ALWAYS_EXCLUDED:
+            if relative in ALWAYS_EXCLUDED or not _kept(path, tracked, folder=True):
                 continue
             excluded = dockerignore.excluded(patterns, relative)
             if path.is_symlink():
@@ -166,11 +211,21 @@ def _tree(root: Path, prefix: str, lines: list[str]) -> Iterator[Entry]:
         dirs[:] = kept_dirs
         for name in sorted(files):
             relative = base + name
-            if relative in ALWAYS_EXCLUDED or dockerignore.excluded(patterns, relative):
-                continue
             path = Path(current, name)
+            if relative in ALWAYS_EXCLUDED or not _kept(path, tracked, folder=False) or \
+                    dockerignore.excluded(patterns, relative):
+                continue
             yield (_symlink_entry(prefix + relative, path) if path.is_symlink()
                    else _file_entry(prefix + relative, path, os.path.relpath(path)))
+
+
+def _kept(path: Path, tracked: Tracked | None, folder: bool) -> bool:
+    """Whether git tracks `path` (a symlink to a folder is tracked as a file)."""
+    if tracked is None:
+        return True
+    if folder and not path.is_symlink():
+        return tracked.has_folder(path)
+    return tracked.has_file(path)
 
 
 def _file_entry(name: str, path: Path, shown: str) -> Entry:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl.build import context as buildinputs
-from pipelinectl.build import digest
+from pipelinectl.build import context, digest
 from pipelinectl.checkout import GitState
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
@@ -24,7 +23,7 @@ class ImagePlan:
     pipeline: Pipeline
     pipeline_dir: Path
     repository: str  # <registry>/<team>/<pipeline>
-    build: buildinputs.BuildInputs
+    build: context.BuildInputs
     inputs: digest.Inputs
     content_digest: str
 
@@ -63,12 +62,13 @@ def repository(platform: Platform, pipeline: Pipeline) -> str:
     return f"{platform.registry.rstrip('/')}/{pipeline.metadata.team}/{pipeline.metadata.name}"
 
 
-def plan(pipeline: Pipeline, pipeline_dir: Path, platform: Platform) -> ImagePlan:
+def plan(pipeline: Pipeline, pipeline_dir: Path, platform: Platform,
+         tracked: context.Tracked | None = None) -> ImagePlan:
     image = pipeline.image
     base = None
     if image.language is not None and image.version is not None:
         base = platform.base_image(image.language, image.version)
-    build = buildinputs.collect(pipeline, pipeline_dir, base)
+    build = context.collect(pipeline, pipeline_dir, base, tracked)
     inputs = digest.inputs_of(build)
     return ImagePlan(pipeline, pipeline_dir, repository(platform, pipeline), build, inputs,
                      inputs.digest)

@@ -69,3 +69,21 @@ def display_name(path: Path, cwd: Path) -> str:
         return str(path.relative_to(cwd))
     except ValueError:
         return str(path)
+
+
+def pipeline_folder(path: Path, root: Path) -> tuple[Path, str | None]:
+    """The resolved folder of the pipeline.yaml at `path` (absolute), and why it cannot be
+    used: no folder between the repository root (`root`, resolved) and the file may be a
+    symlink, or validate would check the files beside the link while the build reads
+    another folder's."""
+    folder = path.parent
+    current = folder
+    while current.resolve() != root and current != current.parent:
+        if current.is_symlink():
+            return folder, (f"the folder {current.name} is a symlink: a pipeline's folder must "
+                            "be a real folder of the repository")
+        current = current.parent
+    real = folder.resolve()
+    if real != root and root not in real.parents:
+        return real, "the pipeline's folder is outside the repository"
+    return real, None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pipelinectl.errors import Diagnostic
@@ -104,6 +105,9 @@ class Pipeline:
     engine: Engine
     tasks: tuple[Task, ...]
     notifications: Notifications | None
+    # The folder that holds pipeline.yaml (resolved, no symlink below the repository root):
+    # the one notion of "the pipeline's folder" that validate, build, render and run share.
+    folder: Path = Path()
 
     @property
     def resolved_engine(self) -> ResolvedEngine:
@@ -143,8 +147,9 @@ class Pipeline:
         return shared if shared in self.source.values else task.path + ("name",)
 
 
-def build(doc: Document) -> tuple[Pipeline, list[Diagnostic]]:
-    """Typed pipeline from a schema-valid document, plus problems found while building."""
+def build(doc: Document, folder: Path | None = None) -> tuple[Pipeline, list[Diagnostic]]:
+    """Typed pipeline from a schema-valid document, plus problems found while building;
+    `folder` is where its pipeline.yaml is (spec/discover.py: pipeline_folder)."""
     data = doc.data
     problems: list[Diagnostic] = []
     defaults = data.get("defaults", {})
@@ -158,6 +163,7 @@ def build(doc: Document) -> tuple[Pipeline, list[Diagnostic]]:
         engine=data.get("engine", "auto"),
         tasks=tasks,
         notifications=_notifications(data.get("notifications")),
+        folder=folder or Path(),
     )
     return pipeline, problems
 

@@ -11,9 +11,11 @@ import functools
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 from pipelinectl.errors import Collector, Location
+from pipelinectl.files import kind_of
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.yamlio import JsonPath, where
 
@@ -88,6 +90,8 @@ def check(pipeline: Pipeline, repo_root: Path, pipeline_dir: Path, problems: Col
 
 def _file(pipeline: Pipeline, repo_root: Path, base: Path, path: JsonPath, relative: str,
           problems: Collector, want_dir: bool = False) -> Path | None:
+    """The file (or folder) a spec field names: inside the repository, reached through no
+    symlink, and a regular file (or a real folder); else a problem, and nothing is read."""
     found, reason = inside(repo_root, base, relative)
     if reason:
         problems.add(pipeline.source.at(path), f"{where(path)}: {reason}",
@@ -96,10 +100,24 @@ def _file(pipeline: Pipeline, repo_root: Path, base: Path, path: JsonPath, relat
         return None
     assert found is not None
     kind = "directory" if want_dir else "file"
-    if not (found.is_dir() if want_dir else found.is_file()):
+    shown = display(pipeline, relative)
+    lexical = os.path.normpath(os.path.join(base, relative))
+    if _through_symlink(lexical, str(base) if _within(lexical, str(base)) else str(repo_root)):
         problems.add(pipeline.source.at(path),
-                     f"{where(path)}: {kind} {display(pipeline, relative)!r} not found",
+                     f"{where(path)}: {kind} {shown!r} is a symlink (or is reached through "
+                     "one)", f"commit the {kind} itself in its place", "not-regular")
+        return None
+    try:
+        mode = os.lstat(lexical).st_mode
+    except OSError:
+        problems.add(pipeline.source.at(path), f"{where(path)}: {kind} {shown!r} not found",
                      "paths are relative to the directory of pipeline.yaml", "missing-file")
+        return None
+    if not (stat.S_ISDIR(mode) if want_dir else stat.S_ISREG(mode)):
+        want = "folder" if want_dir else "regular file"
+        problems.add(pipeline.source.at(path),
+                     f"{where(path)}: {shown!r} is {kind_of(mode)}, not a {want}",
+                     f"name a {want}", "not-regular")
         return None
     return found
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, dedupe
 from pipelinectl.spec import checks, schema, yamlio
 from pipelinectl.spec import model as spec
-from pipelinectl.spec.discover import display_name, repo_root
+from pipelinectl.spec.discover import display_name, pipeline_folder, repo_root
 from pipelinectl.spec.platform import Platform
 
 
@@ -118,16 +118,21 @@ def _validate_chunk(paths: list[Path], job: _Job) -> list[Outcome]:
 
 def validate_one(path: Path, name: str, root: Path, platform: Platform,
                  repo_id: str | None) -> tuple[spec.Pipeline | None, list[Diagnostic]]:
+    folder, refused = pipeline_folder(path, root)
+    if refused:
+        return None, [Diagnostic(Location(name), refused,
+                                 "move the pipeline into the folder the link points to",
+                                 "not-regular")]
     try:
-        doc = yamlio.load_file(str(path), name)
+        doc = yamlio.load_file(str(path), name, follow_symlinks=False)
     except InvalidInput as exc:
         return None, exc.diagnostics()
     problems = schema.validate(doc, "pipeline")
     if problems:
         return None, problems
-    pipeline, problems = spec.build(doc)
-    context = checks.Context(repo_root=root, pipeline_dir=path.parent.resolve(),
-                             platform=platform, repo_id=repo_id)
+    pipeline, problems = spec.build(doc, folder)
+    context = checks.Context(repo_root=root, pipeline_dir=folder, platform=platform,
+                             repo_id=repo_id)
     return pipeline, problems + checks.check(pipeline, context)
 
 

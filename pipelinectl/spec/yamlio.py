@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import yaml
 
 from pipelinectl.errors import Diagnostic, InvalidInput, Location
+from pipelinectl.files import NotRegular, read_regular
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # values in one file, aliases expanded (a 100-task spec has ~3,000)
@@ -68,12 +69,22 @@ class Document:
     source: SourceMap
 
 
-def load_file(path: str, display: str | None = None) -> Document:
-    """Read and load one YAML file; `display` is the name used in messages."""
+def load_file(path: str, display: str | None = None, follow_symlinks: bool = True
+              ) -> Document:
+    """Read and load one YAML file; `display` is the name used in messages.
+
+    A special file is refused before a byte is read (a FIFO would hang the command), and so
+    is a symlink without `follow_symlinks`: a repository's pipeline.yaml must not lead
+    pipelinectl to read, and echo, a file outside it. (The platform file, which the platform
+    team names, may be a link: Kubernetes mounts ConfigMaps as links.)
+    """
     name = display or path
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        raw = read_regular(path, MAX_BYTES + 1, follow_symlinks)
+    except NotRegular as exc:
+        raise InvalidInput([Diagnostic(
+            Location(name), f"{exc.what}: pipelinectl reads only regular files here",
+            "commit the file itself in its place (not a link to it)", "not-regular")]) from None
     except OSError as exc:
         raise InvalidInput([Diagnostic(Location(name), f"cannot read file: {exc.strerror}",
                                        code="io")]) from None

@@ -555,3 +555,48 @@ def test_dockerignore_with_a_byte_order_mark(tmp_path: Path) -> None:
     write(tmp_path / "demo" / "data" / "raw.csv", "a,b\n")
     assert code_names(plan_of(spec)) == ["code/.dockerignore", "code/main.py",
                                          "code/requirements.txt"]
+
+
+# --- only what git tracks -------------------------------------------------------------------
+
+def tracked_plan(repo: Path, spec: Path) -> images.ImagePlan:
+    from pipelinectl.adapters.git import tracked
+
+    cfg = platform.load(None)
+    [pipeline] = validation.load_pipelines([spec], cfg, None, spec.parent)
+    return images.plan(pipeline, pipeline.folder, cfg, tracked(repo.resolve()))
+
+
+def test_ignored_and_untracked_files_never_enter_the_context(git_repo: Path) -> None:
+    repo = committed_repo(git_repo)
+    demo = repo / "pipelines" / "demo"
+    write(repo / ".gitignore", ".env\n.Renviron\nsecrets/\n")
+    write(demo / ".env", "TOKEN=planted-secret\n")
+    write(demo / ".Renviron", "KEY=planted\n")
+    write(demo / "secrets" / "key.pem", "-----BEGIN PRIVATE KEY-----\n")
+    write(demo / "notes.txt", "untracked, not ignored\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore")
+    names = code_names(tracked_plan(repo, demo / "pipeline.yaml"))
+    assert names == ["code/main.py", "code/requirements.txt"]
+    # Outside that rule (no tracking given: a folder outside git) everything is walked.
+    assert "code/.env" in code_names(plan_of(demo / "pipeline.yaml"))
+
+
+def test_an_untracked_dependency_file_is_refused(git_repo: Path) -> None:
+    repo = committed_repo(git_repo)
+    demo = repo / "pipelines" / "demo"
+    git(repo, "rm", "-q", "--cached", "pipelines/demo/requirements.txt")
+    with pytest.raises(UserError) as refused:
+        tracked_plan(repo, demo / "pipeline.yaml")
+    assert refused.value.render() == (
+        "error: requirements.txt is not tracked by git, so it cannot be part of the image\n"
+        "  hint: git add requirements.txt and commit it")  # paths as the spec's display name
+
+
+def test_an_untracked_dockerignore_is_not_read(git_repo: Path) -> None:
+    repo = committed_repo(git_repo)
+    demo = repo / "pipelines" / "demo"
+    write(demo / ".dockerignore", "main.py\n")  # untracked: must not change the image
+    assert code_names(tracked_plan(repo, demo / "pipeline.yaml")) == [
+        "code/main.py", "code/requirements.txt"]
