@@ -40,7 +40,8 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base, "pipelinectl")
 
 
-def real_dir(root: Path, relative: str | Path = "", mode: int | None = None) -> Path:
+def real_dir(root: Path, relative: str | Path = "", mode: int | None = None,
+             create_root: bool = False) -> Path:
     """`root`/`relative` as a real directory: every folder below `root` is created when
     missing, and opened without following symlinks (O_NOFOLLOW, one level at a time from the
     folder above), so a symlink, a file or a special file anywhere on the way is refused
@@ -51,6 +52,8 @@ def real_dir(root: Path, relative: str | Path = "", mode: int | None = None) -> 
     if any(p == ".." or p.startswith("/") for p in parts):
         raise ValueError(f"{relative!r} leaves {root}")
     try:
+        if create_root:
+            os.makedirs(root, exist_ok=True)
         descriptor = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         raise _refused(root, exc) from None
@@ -88,11 +91,32 @@ def _refused(path: Path, exc: OSError) -> UserError:
                      hint="check that the folder is writable")
 
 
+def checked_below(root: Path, relative: str | Path) -> Path:
+    """`root`/`relative` for reading or deleting: no existing part below `root` (the last
+    one included) may be a symlink (UserError), so a committed link cannot send a read or a
+    delete outside `root`."""
+    parts = [p for p in Path(relative).parts if p not in ("", ".")]
+    if any(p == ".." or p.startswith("/") for p in parts):
+        raise ValueError(f"{relative!r} leaves {root}")
+    current = root
+    for part in parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            break
+        except OSError as exc:
+            raise _refused(current, exc) from None
+        if stat.S_ISLNK(mode):
+            raise _refused(current, OSError(errno.ELOOP, "a symlink"))
+    return root.joinpath(*parts)
+
+
 def write_under(root: Path, relative: str, data: bytes, mode: int | None = None) -> Path:
     """Write `root`/`relative` atomically, its folders made with real_dir (no symlink on the
     way below `root`); a symlink at the file's own name is replaced, never followed."""
     path = Path(relative)
-    folder = real_dir(root, path.parent)
+    folder = real_dir(root, path.parent, create_root=True)
     write_bytes(folder / path.name, data, mode)
     return folder / path.name
 

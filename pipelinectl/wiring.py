@@ -6,6 +6,7 @@ checks the pipelines a command acts on. Commands call this; no wing imports it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pipelinectl.checkout import GitState
 from pipelinectl.deploy import state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import State
+from pipelinectl.errors import UserError
 from pipelinectl.spec import platform, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
 from pipelinectl.spec.model import Pipeline
@@ -111,8 +113,7 @@ def cluster(config: Platform, root: Path, environ: Mapping[str, str]) -> Cluster
     if config.kubernetes_directory is not None:
         from pipelinectl.adapters.kubedir import DirectoryKube
 
-        folder = Path(config.kubernetes_directory)
-        return DirectoryKube(folder if folder.is_absolute() else root / folder)
+        return DirectoryKube(*_below(root, config.kubernetes_directory))
     from pipelinectl.adapters.kube import Kube  # the client costs ~1 s to import
 
     return Kube.connect(environ)
@@ -128,8 +129,7 @@ def delivery(config: Platform, root: Path, environ: Mapping[str, str]
         from pipelinectl.adapters.dags import DirectoryDelivery
 
         assert dags.directory is not None
-        folder = Path(dags.directory)
-        found = DirectoryDelivery(folder if folder.is_absolute() else root / folder)
+        found = DirectoryDelivery(*_below(root, dags.directory))
     elif dags.kind == "git":
         from pipelinectl.adapters.dags import GitDelivery
 
@@ -157,6 +157,19 @@ def deployed(args: ReadArgs, environ: Mapping[str, str], cwd: Path
     loaded = load(args.paths, args.platform, args.repo_id, environ, cwd)
     found = cluster(loaded.config, loaded.root, environ)
     return found, list(state.of_pipelines(found, loaded.config, loaded.pipelines))
+
+
+def _below(root: Path, folder: str) -> tuple[Path, str]:
+    """A platform folder as (base, relative): relative to the repository root, it must be
+    made of real folders below it; an absolute one is the platform team's to vouch for."""
+    path = Path(folder)
+    if path.is_absolute():
+        return path, ""
+    normal = os.path.normpath(folder)
+    if normal == ".." or normal.startswith("../"):
+        raise UserError(f"the platform folder {folder!r} leaves the repository",
+                        hint="give a folder inside the repository, or an absolute path")
+    return root, "" if normal == "." else normal
 
 
 def source(repo_id: str | None, git: GitState | None, root: Path) -> str:

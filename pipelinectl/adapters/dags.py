@@ -11,10 +11,11 @@ pipeline: render/dagfile.py); this module only reads, writes and deletes.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pipelinectl import files
@@ -30,24 +31,59 @@ class DeliveryError(UserError):
 
 
 class DirectoryDelivery:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.location = f"directory:{root}"
+    """DAG files below `base`/`folder` (a relative folder of the platform's, below the
+    repository root; or an absolute folder, then `base` itself): written into real folders
+    pipelinectl creates, never through a symlink (files.real_dir, checked_below)."""
+
+    def __init__(self, base: Path, folder: str = "") -> None:
+        self.base = base
+        self.folder = folder
+        self.root = base / folder
+        self.location = f"directory:{self.root}"
 
     def read(self, path: str) -> str | None:
+        found = files.checked_below(self.base, self._relative(path))
         try:
-            return (self.root / path).read_text(encoding="utf-8")
+            return files.read_regular(found, MAX_DAG_BYTES + 1).decode("utf-8", "replace")
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except (OSError, files.NotRegular) as exc:
+            raise DeliveryError(f"cannot read {found}: {getattr(exc, 'what', exc)}",
+                                hint="the DAGs folder holds only files pipelinectl wrote and "
+                                     "real folders") from None
 
-    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None:
-        for path, text in sorted(writes.items()):
-            files.write_text(self.root / path, text)
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str,
+                then: Callable[[], None] = lambda: None) -> None:
+        """Every file is written under a temporary name first; `then` (the deploy's state
+        records) runs before any is renamed into place: a full disk delivers no DAG without
+        its record."""
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for path, text in sorted(writes.items()):
+                folder = files.real_dir(self.base, Path(self._relative(path)).parent,
+                                        create_root=True)
+                target = folder / Path(path).name
+                temporary = target.with_name(f".{target.name}.pipelinectl-staged")
+                files.write_bytes(temporary, text.encode("utf-8"))
+                staged.append((temporary, target))
+            then()
+        except BaseException:
+            for temporary, _target in staged:
+                temporary.unlink(missing_ok=True)
+            raise
+        for temporary, target in staged:
+            os.replace(temporary, target)
         for path in deletes:
-            (self.root / path).unlink(missing_ok=True)
+            files.checked_below(self.base, self._relative(path)).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Nothing to let go of: the folder stays."""
+
+    def _relative(self, path: str) -> str:
+        return f"{self.folder}/{path}" if self.folder else path
+
+
+MAX_DAG_BYTES = 4 * 1024 * 1024
 
 
 class GitDelivery:
@@ -63,7 +99,13 @@ class GitDelivery:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None:
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str,
+                then: Callable[[], None] = lambda: None) -> None:
+        """One commit, pushed; then `then` (the deploy's state records)."""
+        self._push(writes, deletes, message)
+        then()
+
+    def _push(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None:
         work = self._work()
         for _attempt in range(PUSH_ATTEMPTS):
             for path, text in writes.items():

@@ -22,28 +22,37 @@ from pipelinectl.yamlout import dump_all
 
 
 class DirectoryKube:
+    """Objects as files below `base`/`folder`: `folder` (the platform's, relative to the
+    repository root `base`) is made of real folders pipelinectl creates, and no read, write
+    or delete goes through a symlink below `base` (files.real_dir, checked_below)."""
+
     checks_secrets = False  # no Secret store in a folder: `run --secrets-dir` reads them
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.host = f"directory {root}"
+    def __init__(self, base: Path, folder: str = "") -> None:
+        self.base = base
+        self.folder = folder
+        self.root = base / folder
+        self.host = f"directory {self.root}"
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        path = self._path(kind, namespace, name)
+        path = files.checked_below(self.base, self._relative(kind, namespace, name))
         try:
-            if not path.is_file():
-                return None
-            value = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise KubeError(f"cannot read {path}: {exc.strerror or exc}",
-                            hint="the platform's kubernetes.directory must be a readable "
-                                 "folder") from None
-        return value if isinstance(value, dict) else None
+            data = files.read_regular(path, MAX_OBJECT_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except (OSError, files.NotRegular) as exc:
+            raise KubeError(f"cannot read {path}: {_reason(exc)}",
+                            hint="the platform's kubernetes.directory must be a folder of "
+                                 "object files that pipelinectl wrote") from None
+        return _object(path, data, kind, namespace, name)
 
     def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
-        folder = self.root / namespace / kind
+        folder = files.checked_below(self.base, f"{self.folder}/{namespace}/{kind}")
         try:
-            names = sorted(p.stem for p in folder.glob("*.yaml"))
+            names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")
+                           and not p.name.startswith("."))
+        except FileNotFoundError:
+            return []
         except OSError as exc:
             raise KubeError(f"cannot read {folder}: {exc.strerror or exc}",
                             hint="the platform's kubernetes.directory must be a readable "
@@ -64,22 +73,59 @@ class DirectoryKube:
         body = yaml.safe_load(dump_all([obj]))
         body["metadata"].setdefault("annotations", {})[APPLIED_HASH_ANNOTATION] = digest
         meta = body["metadata"]
-        path = self._path(body["kind"], meta["namespace"], meta["name"])
-        files.write_text(path, dump_all([body]))
+        relative = self._relative(body["kind"], meta["namespace"], meta["name"])
+        files.write_under(self.base, relative, dump_all([body]).encode("utf-8"))
         return True
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
-        path = self._path(kind, namespace, name)
-        if not path.is_file():
+        path = files.checked_below(self.base, self._relative(kind, namespace, name))
+        try:
+            path.unlink()
+        except FileNotFoundError:
             return False
-        path.unlink()
         return True
 
-    def _path(self, kind: str, namespace: str, name: str) -> Path:
+    def _relative(self, kind: str, namespace: str, name: str) -> str:
         for part in (kind, namespace, name):
-            if not part or "/" in part or part.startswith("."):
-                raise ValueError(f"unsafe name {part!r}")
-        return self.root / namespace / kind / f"{name}.yaml"
+            if not part or "/" in part or part.startswith(".") or "\0" in part:
+                raise KubeError(f"unsafe object name {part!r} for {self.root}",
+                                hint="object names are DNS labels")
+        return f"{self.folder}/{namespace}/{kind}/{name}.yaml" if self.folder else \
+            f"{namespace}/{kind}/{name}.yaml"
+
+
+MAX_OBJECT_BYTES = 4 * 1024 * 1024  # far above Kubernetes' 1.5 MiB per object
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, files.NotRegular):
+        return exc.what
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def _object(path: Path, data: bytes, kind: str, namespace: str, name: str) -> dict[str, Any]:
+    """An object file, checked: YAML of a mapping whose metadata names this very object."""
+    problem = None
+    try:
+        value = yaml.load(data.decode("utf-8"), Loader=_SafeLoader)
+    except (UnicodeDecodeError, yaml.YAMLError):
+        value, problem = None, "not a YAML file pipelinectl wrote"
+    if problem is None and len(data) > MAX_OBJECT_BYTES:
+        problem = "larger than any object pipelinectl writes"
+    meta = value.get("metadata") if isinstance(value, dict) else None
+    if problem is None and not (isinstance(meta, dict) and meta.get("name") == name and
+                                meta.get("namespace") == namespace and
+                                value.get("kind") == kind):
+        problem = f"not the {kind} {namespace}/{name} its path says"
+    if problem is not None:
+        raise KubeError(f"{path}: {problem} (edited by hand?)",
+                        hint="delete the file, or restore it from an earlier deploy; the next "
+                             "deploy writes it again")
+    assert isinstance(value, dict)
+    return value
+
+
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _selected(obj: Mapping[str, Any], selector: str) -> bool:

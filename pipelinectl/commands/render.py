@@ -8,6 +8,8 @@ stops the command before any file is written.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,9 +49,12 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                                         plan.reference(digests[plan.pipeline.file]),
                                         git.commit if git else outputs.NO_COMMIT)
                 for plan in plans]
-    out = Path(args.output) if args.output else root / RENDER_DIR
-    out = out if out.is_absolute() else cwd / out
-    written = _write(out, rendered, prune=not args.paths)
+    if args.output:  # the folder named is the user's; what pipelinectl makes below it is real
+        out = Path(os.path.normpath(cwd / args.output))
+        base, folder = out.parent, out.name
+    else:
+        base, folder = root, RENDER_DIR
+    written = _write(base, folder, rendered, prune=not args.paths)
     for path in sorted(written):
         sys.stdout.write(f"{display_name(path, cwd)}\n")
     return EXIT_OK
@@ -67,17 +72,43 @@ def _resolved(plans: list[images.ImagePlan], tools: Tools) -> dict[str, str]:
     return {file: digest for file, digest in found.items() if digest}
 
 
-def _write(out: Path, rendered: list[outputs.Rendered], prune: bool) -> list[Path]:
-    """Each file replaced atomically; with `prune`, files of pipelines gone are removed."""
-    written = []
-    for item in rendered:
-        target = out / item.path
-        files.write_text(target, item.content)
-        written.append(target)
+def _write(base: Path, folder: str, rendered: list[outputs.Rendered],
+           prune: bool) -> list[Path]:
+    """Each file replaced atomically, in real folders made below `base`; with `prune`,
+    files of pipelines gone are removed, but only files pipelinectl generated."""
+    written = [files.write_under(base, f"{folder}/{item.path}", item.content.encode("utf-8"))
+               for item in rendered]
     if prune:
         keep = set(written)
-        for folder in (RENDERED_KUBERNETES_DIR, RENDERED_AIRFLOW_DIR):
-            for stale in sorted((out / folder).glob("*/*")):
-                if stale.is_file() and stale.suffix in (".yaml", ".py") and stale not in keep:
-                    stale.unlink()
+        out = files.real_dir(base, folder)
+        for stale in _rendered_files(out):
+            if stale not in keep and _ours(stale):
+                stale.unlink()
     return written
+
+
+def _rendered_files(out: Path) -> list[Path]:
+    """<kind>/<group>/<file>.yaml|.py below `out`, never through a symlink."""
+    found = []
+    for kind in (RENDERED_KUBERNETES_DIR, RENDERED_AIRFLOW_DIR):
+        for group in _real_children(out / kind, folders=True):
+            found += [p for p in _real_children(group, folders=False)
+                      if p.suffix in (".yaml", ".py")]
+    return sorted(found)
+
+
+def _real_children(folder: Path, folders: bool) -> list[Path]:
+    try:
+        children = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    wanted = stat.S_ISDIR if folders else stat.S_ISREG
+    return [c for c in children if wanted(os.lstat(c).st_mode)]
+
+
+def _ours(path: Path) -> bool:
+    try:
+        text = files.read_regular(path, outputs.MAX_RENDERED_BYTES).decode("utf-8")
+    except (OSError, files.NotRegular, UnicodeDecodeError):
+        return False
+    return outputs.generated(path.name, text)

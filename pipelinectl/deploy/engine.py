@@ -113,13 +113,19 @@ def run(desired: list[Desired], ctx: DeployContext, prune_removed: bool,
         outcomes += _remove_gone(desired, live, ctx, batch)
     if ctx.delivery is not None and (batch.writes or batch.deletes):
         ctx.delivery.publish(batch.writes, sorted(batch.deletes),
-                             f"pipelinectl deploy {ctx.commit[:12]} ({ctx.environment})")
-    # The state objects last: a failure above leaves the previous records intact.
+                             f"pipelinectl deploy {ctx.commit[:12]} ({ctx.environment})",
+                             lambda: _record(batch, ctx))
+    else:
+        _record(batch, ctx)
+    return outcomes
+
+
+def _record(batch: _Batch, ctx: DeployContext) -> None:
+    """The state objects last: a failure before them leaves the previous records intact."""
     for record in batch.records:
         ctx.cluster.apply(record, live=None)
     for namespace, name in batch.forget:
         ctx.cluster.delete("ConfigMap", namespace, state.object_name(name))
-    return outcomes
 
 
 def _read(cluster: Cluster, namespace: str, kinds: tuple[str, ...] = KINDS) -> _Live:

@@ -6,7 +6,7 @@ platform; the deploy wing never imports an adapter."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 
@@ -40,7 +40,12 @@ class Delivery(Protocol):
 
     def read(self, path: str) -> str | None: ...
 
-    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str) -> None: ...
+    def publish(self, writes: Mapping[str, str], deletes: list[str], message: str,
+                then: Callable[[], None]) -> None:
+        """Deliver `writes` and `deletes` together, and run `then` (the state records) so
+        that no DAG is delivered without its record: before the files take effect where the
+        delivery can stage them, right after otherwise."""
+        ...
 
     def close(self) -> None: ...
 

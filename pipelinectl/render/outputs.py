@@ -13,14 +13,23 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+import yaml
+
 from pipelinectl.render import airflow, cronjob
+from pipelinectl.render.dagfile import pipeline_literal
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
-from pipelinectl.vocabulary import RENDERED_AIRFLOW_DIR, RENDERED_KUBERNETES_DIR
+from pipelinectl.vocabulary import (
+    MANAGED_BY,
+    MANAGER,
+    RENDERED_AIRFLOW_DIR,
+    RENDERED_KUBERNETES_DIR,
+)
 from pipelinectl.yamlout import dump_all
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64  # `render --image-placeholder`: never deployable
 NO_COMMIT = "0" * 40  # outside git: the git-sha annotation of rendered objects
+MAX_RENDERED_BYTES = 4 * 1024 * 1024  # what prune reads of a file before deciding it is ours
 _SAFE_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.yaml|\.py)?$")
 
 
@@ -52,3 +61,22 @@ def relative_path(*parts: str) -> str:
     path = posixpath.join(*parts)
     assert posixpath.normpath(path) == path
     return path
+
+
+def generated(path: str, text: str) -> bool:
+    """Whether `text` (a file at `path` of a render output folder) is one pipelinectl wrote:
+    a DAG whose PIPELINE literal or a manifest whose labels say managed-by pipelinectl. Only
+    such files are ever pruned; a hand-written file beside them is left alone."""
+    if path.endswith(".py"):
+        try:
+            labels = pipeline_literal(text).get("labels")
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return False
+    else:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return False
+        metadata = document.get("metadata") if isinstance(document, dict) else None
+        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return isinstance(labels, dict) and labels.get(MANAGED_BY) == MANAGER
