@@ -12,6 +12,7 @@ pipeline: render/dagfile.py); this module only reads, writes and deletes.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import subprocess
 import tempfile
@@ -80,7 +81,7 @@ class DirectoryDelivery:
         """Nothing to let go of: the folder stays."""
 
     def _relative(self, path: str) -> str:
-        return f"{self.folder}/{path}" if self.folder else path
+        return posixpath.join(self.folder, path)
 
 
 MAX_DAG_BYTES = 4 * 1024 * 1024

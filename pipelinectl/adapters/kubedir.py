@@ -9,6 +9,7 @@ Secrets are not checked (a local run reads them with `run --secrets-dir`).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class DirectoryKube:
         return _object(path, data, kind, namespace, name)
 
     def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
-        folder = files.checked_below(self.base, f"{self.folder}/{namespace}/{kind}")
+        folder = files.checked_below(self.base, posixpath.join(self.folder, namespace, kind))
         try:
             names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")
                            and not p.name.startswith("."))
@@ -90,8 +91,7 @@ class DirectoryKube:
             if not part or "/" in part or part.startswith(".") or "\0" in part:
                 raise KubeError(f"unsafe object name {part!r} for {self.root}",
                                 hint="object names are DNS labels")
-        return f"{self.folder}/{namespace}/{kind}/{name}.yaml" if self.folder else \
-            f"{namespace}/{kind}/{name}.yaml"
+        return posixpath.join(self.folder, namespace, kind, f"{name}.yaml")
 
 
 MAX_OBJECT_BYTES = 4 * 1024 * 1024  # far above Kubernetes' 1.5 MiB per object

@@ -18,7 +18,7 @@ from pipelinectl.build import imagebuild
 from pipelinectl.checkout import GitState
 from pipelinectl.deploy import engine
 from pipelinectl.errors import EXIT_OK, UserError
-from pipelinectl.render.desired import desired
+from pipelinectl.render.desired import dag_places, desired
 from pipelinectl.spec.platform import Platform
 from pipelinectl.vocabulary import OUTPUT_DIR
 
@@ -44,7 +44,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         ctx = engine.DeployContext(
             wiring.cluster(config, root, environ), wiring.history(root), git.commit,
             environment, wiring.source(repo_id, git, root), _now(), args.force, delivery,
-            wiring.progress)
+            wiring.progress, *dag_places(config))
         outcomes = engine.run(wanted, ctx, prune_removed=not args.paths,
                               namespaces=_team_namespaces(config, repo_id))
     for result in outcomes:

@@ -17,6 +17,8 @@ The cluster, the DAG delivery and the git history are ports (deploy/ports.py).
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ from pipelinectl.vocabulary import (
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
+    TEAM_LABEL,
 )
 
 KINDS = ("CronJob", "ConfigMap")
@@ -61,6 +64,17 @@ class DeployContext:
     force: bool = False
     delivery: Delivery | None = None  # where DAG files go (directory or git)
     report: Callable[[str], None] = lambda _line: None
+    dag_namespace: str | None = None  # where DAG ConfigMaps go (configmap delivery)
+    dag_folders: Mapping[str, str] = field(default_factory=dict)  # team -> its DAG folder
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """Whose objects a prune may touch: one pipeline of one team in one namespace."""
+
+    pipeline: str
+    team: str
+    namespace: str
 
 
 @dataclass
@@ -110,7 +124,7 @@ def run(desired: list[Desired], ctx: DeployContext, prune_removed: bool,
     batch = _Batch()
     outcomes = [_deploy_one(item, live, ctx, batch) for item in desired]
     if prune_removed:
-        outcomes += _remove_gone(desired, live, ctx, batch)
+        outcomes += _remove_gone(desired, live, ctx, batch, teams)
     if ctx.delivery is not None and (batch.writes or batch.deletes):
         ctx.delivery.publish(batch.writes, sorted(batch.deletes),
                              f"pipelinectl deploy {ctx.commit[:12]} ({ctx.environment})",
@@ -177,7 +191,7 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployCon
         if ctx.delivery is not None:
             for path, _text in item.dag_files:
                 current = ctx.delivery.read(path)
-                if current is not None and not owned_by(current, item.pipeline):
+                if current is not None and not owned_by(current, item.pipeline, item.team):
                     problems.append(f"{item.pipeline}: {path} in {ctx.delivery.location} "
                                     "exists and is not this pipeline's DAG: it is never "
                                     "overwritten")
@@ -221,8 +235,9 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
             outcome.applied.append(entry)
     previous = live[item.namespace].states.get(item.pipeline)
     owned = inventory(item, location)
+    owner = _Owner(item.pipeline, item.team, item.namespace)
     for gone in state.to_prune(previous, owned):
-        if _delete_owned(ctx, gone, item.pipeline, live, batch):
+        if _delete_owned(ctx, gone, owner, live, batch):
             outcome.pruned.append(gone)
     deploy = state.Deploy(ctx.commit, item.spec_digest, item.image, ctx.environment,
                           ctx.now, ctx.force, owned)
@@ -239,36 +254,80 @@ def _meaning(deploy: state.Deploy) -> tuple[Any, ...]:
     return deploy.spec_digest, deploy.image, deploy.environment, deploy.inventory
 
 
-def _delete_owned(ctx: DeployContext, item: Item, pipeline: str, live: Mapping[str, _Live],
+def _delete_owned(ctx: DeployContext, item: Item, owner: _Owner, live: Mapping[str, _Live],
                   batch: _Batch) -> bool:
-    """Delete only what carries this pipeline's labels, where this deploy may write."""
+    """Delete only what provably is `owner`'s: a state entry that names anything else (a
+    hand-edited or hostile state object) is reported and ignored."""
+    why = _not_prunable(ctx, item, owner, live)
+    if why is not None:
+        if why:
+            ctx.report(f"{owner.pipeline}: not pruning {item.describe()} named in its state "
+                       f"object: {why}")
+        return False
     if item.kind == DAG_FILE_KIND:
-        if ctx.delivery is None or item.namespace != ctx.delivery.location or \
-                not owned_by(ctx.delivery.read(item.name), pipeline):
-            return False
         batch.deletes.append(item.name)
         return True
-    found = live.get(item.namespace)
-    existing = found.objects.get((item.kind, item.name)) if found else None
-    labels = (existing or {}).get("metadata", {}).get("labels") or {}
-    if item.kind not in KINDS or labels.get(MANAGED_BY) != MANAGER or \
-            labels.get(PIPELINE_LABEL) != pipeline:
-        return False
     return ctx.cluster.delete(item.kind, item.namespace, item.name)
 
 
+def _not_prunable(ctx: DeployContext, item: Item, owner: _Owner,
+                  live: Mapping[str, _Live]) -> str | None:
+    """Why `item` may not be deleted for `owner` ("" when it is simply gone already), or
+    None when it may: in the owner's namespace (or the DAG ConfigMaps'), carrying the owner's
+    pipeline and team labels; a DAG file under the team's own folder of this delivery,
+    generated for this pipeline."""
+    if item.kind == DAG_FILE_KIND:
+        return _dag_not_prunable(ctx, item, owner)
+    if item.kind not in KINDS or not _NAME.fullmatch(item.name):
+        return "not a kind or name pipelinectl writes"
+    allowed = {owner.namespace} | ({ctx.dag_namespace} if ctx.dag_namespace else set())
+    if item.namespace not in allowed:
+        return f"namespace {item.namespace} is not team {owner.team}'s"
+    found = live.get(item.namespace)
+    existing = found.objects.get((item.kind, item.name)) if found else None
+    if existing is None:
+        return ""
+    labels = existing.get("metadata", {}).get("labels") or {}
+    if labels.get(MANAGED_BY) != MANAGER or labels.get(PIPELINE_LABEL) != owner.pipeline \
+            or labels.get(TEAM_LABEL) != owner.team:
+        return "it does not carry this pipeline's and team's ownership labels"
+    return None
+
+
+def _dag_not_prunable(ctx: DeployContext, item: Item, owner: _Owner) -> str | None:
+    if ctx.delivery is None or item.namespace != ctx.delivery.location:
+        return "not in this deploy's DAG delivery"
+    folder = ctx.dag_folders.get(owner.team)
+    path = posixpath.normpath(item.name)
+    if folder is None or path != item.name or path.startswith(("/", "../")) or \
+            posixpath.dirname(path) != folder or "\\" in path:
+        return f"not a file of team {owner.team}'s DAG folder"
+    text = ctx.delivery.read(path)
+    if text is None:
+        return ""
+    if not owned_by(text, owner.pipeline, owner.team):
+        return "not a DAG file pipelinectl generated for this pipeline"
+    return None
+
+
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
 def _remove_gone(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployContext,
-                 batch: _Batch) -> list[DeployOutcome]:
+                 batch: _Batch, teams: set[str]) -> list[DeployOutcome]:
     """Pipelines this repository deployed whose pipeline.yaml is gone: pruned, state too."""
     present = {(d.namespace, d.pipeline) for d in desired}
     outcomes = []
     for namespace, found in sorted(live.items()):
+        if namespace not in teams:
+            continue  # state objects live in the teams' namespaces only
         for name, record in sorted(found.states.items()):
             if (namespace, name) in present or record.source != ctx.source:
                 continue
             outcome = DeployOutcome(name, namespace, removed=True)
+            owner = _Owner(name, record.team, namespace)
             for gone in record.inventory:
-                if _delete_owned(ctx, gone, name, live, batch):
+                if _delete_owned(ctx, gone, owner, live, batch):
                     outcome.pruned.append(gone)
             batch.forget.append((namespace, name))
             outcomes.append(outcome)

@@ -160,14 +160,32 @@ def states_in(configmaps: Iterable[Mapping[str, Any]]) -> dict[str, State]:
     for obj in configmaps:
         if is_state_object(obj):
             record = from_configmap(obj)
+            _check_names(record, obj)
             states[record.pipeline] = record
     return states
+
+
+def _check_names(record: State, obj: Mapping[str, Any]) -> None:
+    """A state object speaks for the pipeline its name and labels name, and no other: one
+    edited to claim another pipeline or team is refused, never acted on."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if meta.get("name") != object_name(record.pipeline) or \
+            labels.get(PIPELINE_LABEL) != record.pipeline or \
+            labels.get(TEAM_LABEL) != record.team:
+        raise StateError(f"state object {meta.get('name', '?')} records pipeline "
+                         f"{record.pipeline!r} of team {record.team!r}, which its name and "
+                         "labels do not", obj)
 
 
 def read(cluster: Cluster, namespace: str, pipeline: str) -> State | None:
     """The state of one pipeline; None if it was never deployed there."""
     obj = cluster.get("ConfigMap", namespace, object_name(pipeline))
-    return from_configmap(obj) if obj is not None else None
+    if obj is None:
+        return None
+    record = from_configmap(obj)
+    _check_names(record, obj)
+    return record
 
 
 def read_all(cluster: Cluster, namespace: str) -> dict[str, State]:

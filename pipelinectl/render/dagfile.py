@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from pipelinectl.vocabulary import MANAGED_BY, MANAGER, PIPELINE_LABEL
+from pipelinectl.vocabulary import MANAGED_BY, MANAGER, PIPELINE_LABEL, TEAM_LABEL
 
 
 def pipeline_literal(text: str) -> dict[str, Any]:
@@ -19,14 +19,16 @@ def pipeline_literal(text: str) -> dict[str, Any]:
     raise ValueError("not a DAG file written by pipelinectl (no PIPELINE literal)")
 
 
-def owned_by(text: str | None, pipeline: str) -> bool:
-    """Whether `text` is a DAG file pipelinectl generated for `pipeline`: its PIPELINE
-    literal carries the ownership labels."""
+def owned_by(text: str | None, pipeline: str, team: str | None = None) -> bool:
+    """Whether `text` is a DAG file pipelinectl generated for `pipeline` (of `team`): its
+    PIPELINE literal carries the ownership labels."""
     if text is None:
         return False
     try:
         literal = pipeline_literal(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return False
     labels = literal.get("labels") or {}
-    return bool(labels.get(MANAGED_BY) == MANAGER and labels.get(PIPELINE_LABEL) == pipeline)
+    return bool(isinstance(labels, dict) and labels.get(MANAGED_BY) == MANAGER and
+                labels.get(PIPELINE_LABEL) == pipeline and
+                (team is None or labels.get(TEAM_LABEL) == team))

@@ -52,14 +52,29 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, git_sha: str) ->
                    dag_files=((dag_path(delivery, team, dag), source),))
 
 
-def dag_path(delivery: DagsDelivery, team: Team, dag: str) -> str:
+def dag_folder(delivery: DagsDelivery, team: Team) -> str:
+    """The team's folder of a directory or git delivery: only its DAG files are the team's."""
     folder = team.name if delivery.kind == "directory" else placeholders.substitute(
         delivery.path, {placeholders.TEAM: team.name, placeholders.NAMESPACE: team.namespace})
-    path = posixpath.normpath(posixpath.join(folder, f"{dag}.py"))
-    if path.startswith(("/", "../")) or path == "..":
-        raise ValueError(f"DAG path {path!r} leaves the DAGs folder")
+    normal = posixpath.normpath(folder)
+    if normal.startswith(("/", "../")) or normal == "..":
+        raise ValueError(f"DAG folder {normal!r} leaves the DAGs folder")
+    return normal
+
+
+def dag_places(platform: Platform) -> tuple[str | None, dict[str, str]]:
+    """Where DAG ConfigMaps go (configmap delivery), and each team's DAG folder (directory
+    and git delivery): the only places outside a team's namespace that a prune may touch."""
+    dags = platform.airflow.dags
+    if dags.kind == "configmap":
+        return dags.namespace, {}
+    return None, {name: dag_folder(dags, team) for name, team in platform.teams.items()}
+
+
+def dag_path(delivery: DagsDelivery, team: Team, dag: str) -> str:
     relative_path(team.name, f"{dag}.py")  # the parts that come from names: checked
-    return path
+    return posixpath.join(dag_folder(delivery, team), f"{dag}.py") \
+        if dag_folder(delivery, team) != "." else f"{dag}.py"
 
 
 def dag_configmap(pipeline: Pipeline, namespace: str, dag: str, source: str) -> dict[str, Any]:

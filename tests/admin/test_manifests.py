@@ -237,7 +237,8 @@ def test_the_deployers_configmap_role_is_what_deploy_uses_there(git_repo: Path,
         head = git(git_repo, "rev-parse", "HEAD")
         wanted = [desired(p, config, core.IMAGE.format(name=p.metadata.name), head)
                   for p in load_pipelines(find_pipelines([], git_repo), config, None, git_repo)]
-        deploy.run(wanted, core.context(git_repo, tmp_path / "kubeconfig"), True)
+        deploy.run(wanted, core.context(git_repo, tmp_path / "kubeconfig", config=config),
+                   True)
     used = set()
     for request in fake.requests:
         match = _RESOURCE.match(request.path)

@@ -9,7 +9,7 @@ from pathlib import Path
 from pipelinectl.adapters.git import GitHistory
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.deploy import engine, state
-from pipelinectl.render.desired import Desired, desired
+from pipelinectl.render.desired import Desired, dag_places, desired
 from pipelinectl.spec import platform
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.validation import load_pipelines
@@ -46,10 +46,15 @@ def desired_of(repo: Path, config: platform.Platform | None = None) -> list[Desi
             for p in load_pipelines(find_pipelines([], repo), config, None, repo)]
 
 
-def context(repo: Path, kubeconfig: Path, force: bool = False) -> engine.DeployContext:
+def context(repo: Path, kubeconfig: Path, force: bool = False,
+            config: platform.Platform | None = None) -> engine.DeployContext:
+    """As `deploy` makes it: the kubernetes client adapter, the git history, and the DAG
+    places of `config` (default: the built-in local platform)."""
     kube = Kube(Kube.connect({"KUBECONFIG": str(kubeconfig)})._client, sleep=lambda _: None)
+    dag_namespace, dag_folders = dag_places(config or platform.load(None))
     return engine.DeployContext(kube, GitHistory(repo), git(repo, "rev-parse", "HEAD"),
-                                "production", "epi/covid", "2026-11-23T10:00:00Z", force)
+                                "production", "epi/covid", "2026-11-23T10:00:00Z", force,
+                                dag_namespace=dag_namespace, dag_folders=dag_folders)
 
 
 def run(repo: Path, fake: FakeKube, tmp_path: Path, force: bool = False,
