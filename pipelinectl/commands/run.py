@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import wiring
+from pipelinectl import files, wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
 from pipelinectl.local import runner
@@ -35,25 +34,33 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         raise UserError(f"run takes one pipeline; found {found} under {where}",
                         hint="name one pipeline.yaml or its folder")
     loaded = wiring.load([where], args.platform, None, environ, cwd)
-    [pipeline], [plan], root = loaded.pipelines, loaded.plans(), loaded.root
+    [pipeline], root = loaded.pipelines, loaded.root
+    tasks = _selected(pipeline, args.task or [])
+    # every input before the build: a mistake costs no build and starts no container
+    secrets = runner.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
+                                  {s for t in tasks for s in t.secrets})
+    extra = runner.read_env_file(Path(args.env_file)) if args.env_file else {}
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    env = runner.environments(pipeline, tasks, secrets, extra, f"local__{stamp}")
+    workspace = _workspace(root, pipeline)
+    _assumed(pipeline, tasks, workspace)
+    [plan] = loaded.plans()
     imagebuild.run([plan], wiring.image_settings(loaded.config, environ,
                                                  wiring.git_state(root, environ), root,
                                                  push=False))
-    tasks = _selected(pipeline, args.task or [])
-    workspace = root / RUNS_DIR / pipeline.metadata.name / "workspace"
-    workspace.mkdir(parents=True, exist_ok=True)
-    os.chmod(workspace, 0o777)  # the task user (uid 10001) writes here
-    _assumed(pipeline, tasks, workspace)
-    secrets = runner.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
-                                    {s for t in tasks for s in t.secrets})
-    extra = runner.read_env_file(Path(args.env_file)) if args.env_file else {}
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    settings = runner.RunSettings(f"{plan.repository}:{plan.content_tag}", workspace,
-                                    f"local__{stamp}", secrets, extra, args.jobs, wiring.progress)
+    settings = runner.RunSettings(f"{plan.repository}:{plan.content_tag}", workspace, env,
+                                  args.jobs, wiring.progress)
     results = runner.run(wiring.docker_client(environ), pipeline, tasks, settings)
     sys.stdout.write(runner.summary(results))
     sys.stdout.write(f"workspace: {workspace}\n")
     return EXIT_OK if all(r.status == runner.SUCCEEDED for r in results) else EXIT_USER
+
+
+def _workspace(root: Path, pipeline: Pipeline) -> Path:
+    """A real folder made inside the repository (a committed symlink anywhere on the way is
+    refused, nothing is made or chmodded through it), writable by the task user (uid 10001
+    in the images)."""
+    return files.real_dir(root, f"{RUNS_DIR}/{pipeline.metadata.name}/workspace", mode=0o777)
 
 
 def _selected(pipeline: Pipeline, names: list[str]) -> list[Task]:

@@ -7,22 +7,41 @@ shared /workspace: a folder on the host (.pipelinectl/runs/<pipeline>/workspace)
 between runs so `--task` can start from earlier outputs and results can be looked at.
 Tasks run in dependency order, independent ones in parallel (bounded); a failed task stops
 its dependants.
+
+Every input is checked before a container exists (Secret keys, env values). Every container
+is recorded as soon as it is created, before it starts, and removed however the run ends: its
+last task, a failed start, an error, SIGINT or SIGTERM (exit 128 + the signal's number).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, SimpleQueue
+from types import FrameType
 from typing import Any, Literal
 
 import requests
+import urllib3
 
-from pipelinectl.errors import UserError
+from pipelinectl.errors import (
+    Diagnostic,
+    InvalidInput,
+    Location,
+    PipelinectlError,
+    UserError,
+    dedupe,
+)
 from pipelinectl.spec.model import Pipeline, Task
+from pipelinectl.spec.yamlio import JsonPath, where
 from pipelinectl.units import parse_duration, parse_quantity
 from pipelinectl.vocabulary import (
     ENV_PIPELINE,
@@ -42,6 +61,16 @@ FAILED: RunStatus = "failed"
 TIMED_OUT: RunStatus = "timed out"
 SKIPPED: RunStatus = "skipped"
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NAME_HINT = "use letters, digits and '_', not starting with a digit"
+NUL_HINT = "remove it: a process's command line and environment cannot hold a NUL character"
+LINE_HINT = "write one KEY=VALUE per line; # starts a comment"
+# runc's words for a program that is not in the image (by name on PATH, or by path)
+_NOT_IN_IMAGE = re.compile(r'exec: "[^"]*": (executable file not found|stat .*: no such file)')
+
+Problem = tuple[str, str]  # what is wrong, the hint
+
 
 @dataclass
 class Result:
@@ -55,116 +84,362 @@ class Result:
 class RunSettings:
     image: str
     workspace: Path
-    run_id: str
-    secrets: Mapping[str, Mapping[str, str]]  # Secret name -> key -> value
-    extra_env: Mapping[str, str]
+    environments: Mapping[str, Mapping[str, str]]  # task name -> its whole environment
     jobs: int
     report: Callable[[str], None]
 
 
+class Interrupted(PipelinectlError):
+    """SIGINT or SIGTERM stopped the run, after its containers were removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}: the task containers "
+                         "were stopped and removed")
+        self.exit_code = 128 + signum
+
+    def render(self) -> str:
+        return self.message
+
+
+# -- inputs, all checked before any container exists ------------------------------------------
+
 def read_secrets(folder: Path | None, names: set[str]) -> dict[str, dict[str, str]]:
     """Secrets the tasks name, from <folder>/<secret>/<KEY> files."""
     found: dict[str, dict[str, str]] = {}
-    missing = []
+    missing: list[str] = []
+    problems: list[Diagnostic] = []
     for name in sorted(names):
-        where = folder / name if folder else None
-        if where is None or not where.is_dir():
+        secret_dir = folder / name if folder else None
+        if secret_dir is None or not secret_dir.is_dir():
             missing.append(name)
             continue
-        found[name] = {key.name: key.read_text(encoding="utf-8").rstrip("\n")
-                       for key in sorted(where.iterdir()) if key.is_file()}
+        found[name] = _read_secret(secret_dir, problems)
     if missing:
         raise UserError(f"Secrets not found for a local run: {', '.join(missing)}",
                         hint="pass --secrets-dir DIR with one folder per Secret and one file "
                              "per key (DIR/<secret>/<KEY>), as Kubernetes mounts them")
+    if problems:
+        raise InvalidInput(problems)
     return found
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def _read_secret(folder: Path, problems: list[Diagnostic]) -> dict[str, str]:
     values = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        key, equals, value = text.partition("=")
-        if not equals or not key.strip().isidentifier():
-            raise UserError(f"{path}:{number}:1: not a KEY=VALUE line",
-                            hint="write one KEY=VALUE per line; # starts a comment")
-        values[key.strip()] = value
+    for path in sorted(folder.iterdir()):
+        if not path.is_file():
+            continue  # a folder (Kubernetes mounts keep theirs in ..data)
+        value = _key_problem(path.name) or _secret_value(path)
+        if isinstance(value, str):
+            values[path.name] = value
+        else:
+            problems.append(Diagnostic(Location(str(folder)), f"key file {path.name!r} "
+                                       f"{value[0]}", value[1]))
     return values
+
+
+def _key_problem(key: str) -> Problem | None:
+    if not ENV_NAME.fullmatch(key):
+        return "is not a valid environment variable name", f"rename it: {NAME_HINT}"
+    if key == "PATH":
+        return ("would replace the image's PATH",
+                "rename it: each key becomes an environment variable, and the task's command "
+                "is found through PATH")
+    return None
+
+
+def _secret_value(path: Path) -> str | Problem:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}", "check its permissions"
+    except UnicodeDecodeError:
+        return ("is not UTF-8 text",
+                "a key that becomes an environment variable holds text; store binary data "
+                "base64-encoded")
+    if "\0" in text:
+        return "contains a NUL character", NUL_HINT
+    return text.rstrip("\n")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (# comments, blank lines); every problem is reported, with its place."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read the env file: {exc.strerror or exc}",
+                        location=Location(str(path)),
+                        hint="--env-file takes a file of KEY=VALUE lines") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise UserError("not UTF-8 text", location=Location(str(path), row, column),
+                        hint="an env file holds KEY=VALUE lines of UTF-8 text") from None
+    values, problems = {}, []
+    for number, line in enumerate(text.split("\n"), 1):
+        parsed = _env_line(str(path), number, line)
+        if isinstance(parsed, Diagnostic):
+            problems.append(parsed)
+        elif parsed is not None:
+            values[parsed[0]] = parsed[1]
+    if problems:
+        raise InvalidInput(problems)
+    return values
+
+
+def _env_line(path: str, number: int, line: str) -> tuple[str, str] | Diagnostic | None:
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    at = Location(path, number, len(line) - len(line.lstrip()) + 1)
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not equals:
+        return Diagnostic(at, "not a KEY=VALUE line", LINE_HINT)
+    if not ENV_NAME.fullmatch(key):
+        return Diagnostic(at, f"{key!r} is not a valid environment variable name", NAME_HINT)
+    if "\0" in value:
+        return Diagnostic(Location(path, number, line.index("\0") + 1),
+                          f"the value of {key} contains a NUL character", NUL_HINT)
+    return key, value
+
+
+def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Mapping[str, str]],
+                 extra: Mapping[str, str], run_id: str) -> dict[str, dict[str, str]]:
+    """Each task's environment. As in Kubernetes, where `env` wins over `envFrom`, a Secret's
+    keys come first; then the fixed variables, the task's env and --env-file."""
+    _check_nul(pipeline, tasks)
+    found = {}
+    for task in tasks:
+        environment: dict[str, str] = {}
+        for secret in task.secrets:
+            environment.update(secrets.get(secret, {}))
+        environment.update({ENV_PIPELINE: pipeline.metadata.name,
+                            ENV_TEAM: pipeline.metadata.team, ENV_TASK: task.name,
+                            ENV_RUN_ID: run_id})
+        environment.update(dict(task.env))
+        environment.update(extra)
+        found[task.name] = environment
+    return found
+
+
+def _check_nul(pipeline: Pipeline, tasks: list[Task]) -> None:
+    problems = [Diagnostic(pipeline.source.at(path), f"{where(path)}: contains a NUL character",
+                           NUL_HINT)
+                for task in tasks for path, text in _spec_strings(pipeline, task)
+                if "\0" in text]
+    if problems:
+        raise InvalidInput(dedupe(problems))
+
+
+def _spec_strings(pipeline: Pipeline, task: Task) -> Iterator[tuple[JsonPath, str]]:
+    for number, part in enumerate(task.command):
+        yield task.path + ("command", number), part
+    for name, value in task.env:
+        own = task.path + ("env", name)
+        yield (own if own in pipeline.source.values else ("defaults", "env", name)), value
+
+
+# -- running ----------------------------------------------------------------------------------
+
+class Containers:
+    """The containers of one run, from their creation until their removal. `close` removes
+    those still there and makes later creations remove themselves at once."""
+
+    def __init__(self, client: Any, report: Callable[[str], None]) -> None:
+        self._client = client
+        self._report = report
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def create(self, **options: Any) -> Any | None:
+        """A created (not started) container, recorded; None once the run is closed."""
+        container = self._client.containers.create(**options)
+        with self._lock:
+            if not self.closed:
+                self._ids.add(container.id)
+                return container
+        self._remove(container.id)
+        return None
+
+    def remove(self, container: Any) -> None:
+        with self._lock:
+            if container.id not in self._ids:
+                return  # close() has it
+            self._ids.discard(container.id)
+        self._remove(container.id)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            ids, self._ids = sorted(self._ids), set()
+        for container_id in ids:
+            self._remove(container_id)
+
+    def _remove(self, container_id: str) -> None:
+        try:  # force: a running container is killed first
+            self._client.api.remove_container(container_id, force=True)
+        except requests.RequestException as exc:
+            if getattr(exc, "status_code", None) in (404, 409):  # gone, or being removed
+                return
+            self._report(f"could not remove container {container_id[:12]}: {exc}")
 
 
 def run(client: Any, pipeline: Pipeline, tasks: list[Task], settings: RunSettings
         ) -> list[Result]:
-    """Run `tasks` (in dependency order); upstream tasks not in the list are assumed done."""
+    """Run `tasks` (in dependency order); upstream tasks not in the list are assumed done.
+    Raises Interrupted on SIGINT or SIGTERM; no container outlives the call."""
+    containers = Containers(client, settings.report)
+    events: SimpleQueue[Future[Result] | int] = SimpleQueue()
+    pool = ThreadPoolExecutor(max_workers=settings.jobs)
+    with _signals_to(events):
+        try:
+            return _schedule(pool, events, containers, pipeline, tasks, settings)
+        finally:
+            containers.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _signals_to(events: SimpleQueue[Future[Result] | int]) -> Iterator[None]:
+    """SIGINT and SIGTERM become events of the run. The handler only queues (SimpleQueue.put
+    is reentrant): no exception lands in the middle of the cleanup, and a second signal
+    during it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def queue(signum: int, frame: FrameType | None) -> None:
+        events.put(signum)
+
+    previous = {number: signal.signal(number, queue) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+def _schedule(pool: ThreadPoolExecutor, events: SimpleQueue[Future[Result] | int],
+              containers: Containers, pipeline: Pipeline, tasks: list[Task],
+              settings: RunSettings) -> list[Result]:
     names = {t.name for t in tasks}
     results: dict[str, Result] = {}
     pending = list(tasks)
     running: dict[Future[Result], str] = {}
-    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-        while pending or running:
-            for task in list(pending):
-                upstream = [results.get(d) for d in task.depends_on if d in names]
-                if any(r is not None and r.status != SUCCEEDED for r in upstream):
-                    results[task.name] = Result(task.name, SKIPPED)
-                    settings.report(f"[{task.name}] skipped: an upstream task did not succeed")
-                    pending.remove(task)
-                elif all(r is not None for r in upstream) and len(running) < settings.jobs:
-                    running[pool.submit(_run_task, client, pipeline, task, settings)] = \
-                        task.name
-                    pending.remove(task)
-            if not running:
-                continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                results[running.pop(future)] = future.result()
+    while pending or running:
+        for task in list(pending):
+            upstream = [results.get(d) for d in task.depends_on if d in names]
+            if any(r is not None and r.status != SUCCEEDED for r in upstream):
+                results[task.name] = Result(task.name, SKIPPED)
+                settings.report(f"[{task.name}] skipped: an upstream task did not succeed")
+                pending.remove(task)
+            elif all(r is not None for r in upstream) and len(running) < settings.jobs:
+                future = pool.submit(_run_task, containers, pipeline, task, settings)
+                running[future] = task.name
+                future.add_done_callback(events.put)
+                pending.remove(task)
+        if running:
+            event = _next(events)
+            if isinstance(event, int):
+                raise Interrupted(event)
+            if event in running:
+                results[running.pop(event)] = event.result()
     return [results[t.name] for t in tasks]
 
 
-def _run_task(client: Any, pipeline: Pipeline, task: Task, settings: RunSettings) -> Result:
-    environment = {ENV_PIPELINE: pipeline.metadata.name, ENV_TEAM: pipeline.metadata.team,
-                   ENV_TASK: task.name, ENV_RUN_ID: settings.run_id}
-    for secret in task.secrets:
-        environment.update(settings.secrets.get(secret, {}))
-    environment.update(dict(task.env))
-    environment.update(settings.extra_env)
-    started = time.monotonic()
+def _next(events: SimpleQueue[Future[Result] | int]) -> Future[Result] | int:
+    # Python runs signal handlers in the main thread, but a signal the kernel gives another
+    # thread does not wake it: look again twice a second.
+    while True:
+        with contextlib.suppress(Empty):
+            return events.get(timeout=0.5)
+
+
+def _run_task(containers: Containers, pipeline: Pipeline, task: Task, settings: RunSettings
+              ) -> Result:
     settings.report(f"[{task.name}] start: {' '.join(task.command)}")
-    container = client.containers.run(
-        settings.image, command=list(task.command), environment=environment, detach=True,
+    started = time.monotonic()
+    try:
+        container = containers.create(**_options(pipeline, task, settings))
+    except requests.RequestException as exc:
+        return _not_started(containers, task, exc, started, settings)
+    if container is None:
+        return Result(task.name, FAILED)
+    try:
+        return _started(containers, container, task, started, settings)
+    except requests.RequestException:
+        if containers.closed:  # interrupted: the container went away under the task
+            return Result(task.name, FAILED)
+        raise
+    finally:
+        containers.remove(container)
+
+
+def _options(pipeline: Pipeline, task: Task, settings: RunSettings) -> dict[str, Any]:
+    return dict(
+        image=settings.image, command=list(task.command),
+        environment=dict(settings.environments[task.name]),
         mem_limit=int(parse_quantity(task.resources.memory)),
         nano_cpus=int(parse_quantity(task.resources.cpu) * 1_000_000_000),
         volumes={str(settings.workspace): {"bind": WORKSPACE, "mode": "rw"}},
         labels={MANAGED_BY: MANAGER, PIPELINE_LABEL: pipeline.metadata.name,
                 TASK_LABEL: task.name},
         security_opt=["no-new-privileges"], cap_drop=["ALL"])
+
+
+def _started(containers: Containers, container: Any, task: Task, started: float,
+             settings: RunSettings) -> Result:
+    try:
+        container.start()
+    except requests.RequestException as exc:
+        return _not_started(containers, task, exc, started, settings)
     streamer = threading.Thread(target=_stream, args=(container, task.name, settings.report),
                                 daemon=True)
     streamer.start()
+    code, status = _wait(container, task)
+    streamer.join(timeout=10)
+    seconds = time.monotonic() - started
+    if not containers.closed:
+        settings.report(f"[{task.name}] {status} after {seconds:.1f}s"
+                        + (f" (exit code {code})" if code not in (None, 0) else ""))
+    return Result(task.name, status, seconds, code)
+
+
+def _wait(container: Any, task: Task) -> tuple[int | None, RunStatus]:
     try:
         answer = container.wait(timeout=parse_duration(task.timeout))
-        code = int(answer.get("StatusCode", 1))
-        status = SUCCEEDED if code == 0 else FAILED
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
         # the docker SDK's wait(timeout=...) ends in a read timeout of the HTTP request
-        container.kill()
-        code, status = None, TIMED_OUT
-    finally:
-        streamer.join(timeout=10)
-        container.remove(force=True)
-    seconds = time.monotonic() - started
-    settings.report(f"[{task.name}] {status} after {seconds:.1f}s"
-                    + (f" (exit code {code})" if code not in (None, 0) else ""))
-    return Result(task.name, status, seconds, code)
+        with contextlib.suppress(requests.RequestException):  # it may have just ended
+            container.kill()
+        return None, TIMED_OUT
+    code = int(answer.get("StatusCode", 1))
+    return code, SUCCEEDED if code == 0 else FAILED
+
+
+def _not_started(containers: Containers, task: Task, exc: requests.RequestException,
+                 started: float, settings: RunSettings) -> Result:
+    if not containers.closed:
+        explanation = str(getattr(exc, "explanation", None) or exc)
+        why = (f"the command {task.command[0]!r} is not in the image"
+               if _NOT_IN_IMAGE.search(explanation) else explanation)
+        settings.report(f"[{task.name}] cannot start: {why}")
+    return Result(task.name, FAILED, time.monotonic() - started)
 
 
 def _stream(container: Any, name: str, report: Callable[[str], None]) -> None:
     buffer = b""
-    for chunk in container.logs(stream=True, follow=True):
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            report(f"[{name}] {line.decode('utf-8', 'replace')}")
+    try:
+        for chunk in container.logs(stream=True, follow=True):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                report(f"[{name}] {line.decode('utf-8', 'replace')}")
+    except (requests.RequestException, urllib3.exceptions.HTTPError):
+        pass  # the container was removed (an interrupted run): its result tells the rest
     if buffer:
         report(f"[{name}] {buffer.decode('utf-8', 'replace')}")
 

@@ -1,10 +1,12 @@
 # ruff: noqa: E501 - the spec below holds whole shell commands
 """`pipelinectl run` with the real docker daemon: dependency order, a shared workspace on the
-host, Secrets from a folder that never reach a log, failures stopping dependants, --task."""
+host, Secrets from a folder that never reach a log, failures stopping dependants, --task.
+Hostile input and signals: test_run_hostile.py."""
 
 from __future__ import annotations
 
 import hashlib
+import stat
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,8 @@ def test_tasks_run_in_order_and_share_the_workspace(run, repo: Path) -> None:
     workspace = repo / ".pipelinectl" / "runs" / "counts" / "workspace"
     assert lines[5] == f"workspace: {workspace}"
     assert (workspace / "report.txt").read_text() == "done\n"
+    # a real folder pipelinectl made, writable by the task user (uid 10001)
+    assert not workspace.is_symlink() and stat.S_IMODE(workspace.stat().st_mode) == 0o777
     assert "[fetch] fetching north\n" in result.err
     assert "[report] report 3\n" in result.err
     assert "[check] secret ok\n" in result.err
@@ -121,3 +125,15 @@ def test_timeout_and_missing_secrets(run, repo: Path, tmp_path: Path) -> None:
         "error: Secrets not found for a local run: warehouse-db\n"
         "  hint: pass --secrets-dir DIR with one folder per Secret and one file per key "
         "(DIR/<secret>/<KEY>), as Kubernetes mounts them\n")
+
+
+def test_the_task_env_wins_over_a_secret_as_in_kubernetes(run, repo: Path) -> None:
+    spec = repo / "counts" / "pipeline.yaml"
+    spec.write_text(spec.read_text().replace("echo secret ok", "echo secret ok $REGION "
+                                             "$PIPELINECTL_TASK"))
+    secret = repo.parent / "secrets" / "warehouse-db"
+    (secret / "REGION").write_text("south\n")
+    (secret / "PIPELINECTL_TASK").write_text("spoofed\n")
+    result = run_here(run, repo, "--task", "check")
+    assert result.code == 0, result.err
+    assert "[check] secret ok north check\n" in result.err
