@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelinectl.textsafe import inline
+
 EXIT_OK = 0
 EXIT_USER = 1
 EXIT_USAGE = 2
@@ -25,8 +27,8 @@ class Location:
 
     def __str__(self) -> str:
         if self.line <= 0:
-            return self.file
-        return f"{self.file}:{self.line}:{self.column}"
+            return inline(self.file)
+        return f"{inline(self.file)}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,9 @@ class Diagnostic:
         return (loc.file, loc.line, loc.column, self.message)
 
     def render(self) -> str:
-        text = f"{self.location}: {self.message}"
+        text = f"{self.location}: {inline(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {inline(self.hint)}"
         return text
 
 
@@ -65,10 +67,16 @@ class PipelinectlError(Exception):
         return [Diagnostic(self.location or Location("pipelinectl"), self.message, self.hint)]
 
     def render(self) -> str:
+        """The problem and its hint, with control characters escaped (textsafe.inline); a
+        message may list several problems on lines of their own, but every line after the
+        first is indented: nothing a value holds can start a line."""
         prefix = f"{self.location}: " if self.location else "error: "
-        text = prefix + self.message
+        first, *more = self.message.split("\n")
+        text = prefix + "".join([inline(first), *(
+            "\n" + (line if line.startswith(" ") else "  " + line)
+            for line in map(inline, more))])
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {inline(self.hint)}"
         return text
 
 

@@ -21,12 +21,17 @@ case "${PIPELINECTL_COMMAND:-}" in
   deploy)
     status=0
     pipelinectl deploy 2>&1 | tee "$scratch/pipelinectl-deploy.log" || status=$?
+    # The log in a fence longer than any run of tildes in it (a value cannot close it),
+    # without pipelinectl's ::stop-commands:: lines (nothing else it prints starts with ::).
+    longest=$({ grep -o '~*' "$scratch/pipelinectl-deploy.log" || true; } |
+      awk '{ print length }' | sort -n | tail -1)
+    fence=$(printf '%*s' "$(( ${longest:-0} > 7 ? longest + 1 : 8 ))" '' | tr ' ' '~')
     {
       echo "### pipelinectl deploy"
       echo
-      echo '~~~~~~~~'
-      cat "$scratch/pipelinectl-deploy.log"
-      echo '~~~~~~~~'
+      echo "$fence"
+      sed '/^::/d' "$scratch/pipelinectl-deploy.log"
+      echo "$fence"
     } >>"$summary"
     exit "$status"
     ;;

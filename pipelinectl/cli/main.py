@@ -9,12 +9,14 @@ when it runs: `pipelinectl --help` loads no validation code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import os
+import secrets
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,8 +223,28 @@ def _dispatch(namespace: argparse.Namespace) -> int:
     fields = dataclasses.fields(module.Args)
     args = module.Args(**{f.name: getattr(namespace, f.name) for f in fields
                           if hasattr(namespace, f.name)})
-    code: int = module.run(args, os.environ, Path.cwd())
+    with _workflow_commands_off(namespace):
+        code: int = module.run(args, os.environ, Path.cwd())
     return code
+
+
+@contextlib.contextmanager
+def _workflow_commands_off(namespace: argparse.Namespace) -> Iterator[None]:
+    """In a GitHub Actions job, GitHub runs `::command::` lines of the log: everything a
+    command prints (spec values among it) is wrapped in ::stop-commands:: with a token no
+    input can know, unless the output is meant to be annotations (validate --format github)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true" or \
+            getattr(namespace, "format", None) == "github":
+        yield
+        return
+    token = secrets.token_hex(16)
+    sys.stdout.write(f"::stop-commands::{token}\n")
+    sys.stdout.flush()
+    try:
+        yield
+    finally:
+        sys.stdout.write(f"::{token}::\n")
+        sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

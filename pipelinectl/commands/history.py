@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipelinectl import wiring
 from pipelinectl.errors import EXIT_OK
+from pipelinectl.textsafe import inline
 
 Args = wiring.ReadArgs
 
@@ -22,7 +23,8 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         sys.stdout.write(f"{name} ({namespace}):\n")
         for deploy in record.history:
             digest = deploy.image.partition("@")[2][:19]
-            sys.stdout.write(f"  {deploy.deployed_at}  {deploy.revision[:12]}  "
-                             f"{deploy.environment}  {digest}"
+            # a state object is hand-editable: every value printed inert
+            sys.stdout.write(f"  {inline(deploy.deployed_at)}  {inline(deploy.revision[:12])}  "
+                             f"{inline(deploy.environment)}  {inline(digest)}"
                              f"{'  forced' if deploy.forced else ''}\n")
     return EXIT_OK

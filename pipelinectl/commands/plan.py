@@ -7,6 +7,7 @@ objects for pipelines that would be removed).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pipelinectl.errors import EXIT_OK
 from pipelinectl.render import changes, outputs
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
+from pipelinectl.textsafe import code_span, fence, inline
 from pipelinectl.vocabulary import (
     APPLIED_HASH_ANNOTATION,
     DAG_FILE_KIND,
@@ -172,26 +174,34 @@ def _text(entries: list[Entry]) -> str:
         return "No changes.\n"
     out = []
     for entry in entries:
-        out.append(f"{entry.title}:\n")
-        out += [f"  {word}\n" for word in entry.words or ["changes outside the summary"]]
+        out.append(f"{inline(entry.title)}:\n")
+        out += [f"  {inline(word)}\n" for word in entry.words or ["changes outside the summary"]]
     out.append("\n")
     for entry in entries:
         out.append(changes.diff(entry.path, entry.old, entry.new))
     return "".join(out)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9 ._/:()-]+")
+
+
+def _heading(title: str) -> str:
+    """The title in bold when it is plain names (as rendered objects' are), else in code."""
+    return f"**{title}**" if _PLAIN.fullmatch(title) else f"**{code_span(title)}**"
+
+
 def _markdown(entries: list[Entry]) -> str:
+    """For merge-request notes and job summaries: every value in a code span or a fence it
+    cannot close, on a line that starts with pipelinectl's own text (GitLab runs quick
+    actions at the start of a note's lines)."""
     if not entries:
         return "### pipelinectl plan\n\nNo changes.\n"
     out = ["### pipelinectl plan\n\n"]
     for entry in entries:
-        out.append(f"**{entry.title}**\n\n")
-        out += [f"- {_code(word)}\n" for word in entry.words or ["changes outside the summary"]]
-        fence = "````" if "```" in (entry.old or "") + (entry.new or "") else "```"
-        out.append(f"\n<details><summary>diff</summary>\n\n{fence}diff\n"
-                   f"{changes.diff(entry.path, entry.old, entry.new)}{fence}\n\n</details>\n\n")
+        out.append(f"{_heading(entry.title)}\n\n")
+        out += [f"- {code_span(word)}\n" for word in entry.words or
+                ["changes outside the summary"]]
+        out.append(f"\n<details><summary>diff</summary>\n\n"
+                   f"{fence(changes.diff(entry.path, entry.old, entry.new), 'diff')}"
+                   "\n</details>\n\n")
     return "".join(out)
-
-
-def _code(word: str) -> str:
-    return word.replace("<", "&lt;").replace(">", "&gt;")

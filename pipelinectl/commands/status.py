@@ -7,14 +7,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+from croniter.croniter import CroniterError
 
 from pipelinectl import wiring
 from pipelinectl.deploy.ports import Cluster
 from pipelinectl.errors import EXIT_OK
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
+from pipelinectl.textsafe import inline
 from pipelinectl.vocabulary import PIPELINE_LABEL
 
 LAST_RUNS = 3
@@ -31,30 +33,35 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         if record is None:
             sys.stdout.write(f"{name}: not deployed (namespace {namespace})\n")
             continue
-        current = record.current
+        current = record.current  # what a state object says is hand-editable: printed inert
         sys.stdout.write(
-            f"{name}: {current.revision[:12]} in {current.environment}, deployed "
-            f"{current.deployed_at}{' (forced)' if current.forced else ''}\n"
-            f"  image: {current.image}\n")
+            f"{name}: {inline(current.revision[:12])} in {inline(current.environment)}, "
+            f"deployed {inline(current.deployed_at)}{' (forced)' if current.forced else ''}\n"
+            f"  image: {inline(current.image)}\n")
         for item in current.inventory:
-            sys.stdout.write(f"  {item.describe()}\n")
+            sys.stdout.write(f"  {inline(item.describe())}\n")
         cron = cluster.get("CronJob", namespace, name) \
             if any(i.kind == "CronJob" for i in current.inventory) else None
         if cron is not None:
             sys.stdout.write(f"  next run: {next_run(cron, now)}\n")
         for line in last_runs(cluster, namespace, name):
-            sys.stdout.write(f"  {line}\n")
+            sys.stdout.write(f"  {inline(line)}\n")
     return EXIT_OK
 
 
 def next_run(cron: Mapping[str, Any], now: datetime.datetime) -> str:
-    spec = cron["spec"]
+    found = cron.get("spec")
+    spec: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    schedule = str(spec.get("schedule", ""))
     if spec.get("suspend"):
         return ("by hand only (kubectl create job --from=cronjob/NAME)"
-                if spec["schedule"] == UNSCHEDULED_CRON else "paused (suspend: true)")
-    zone = ZoneInfo(spec.get("timeZone") or "UTC")
-    upcoming = croniter(spec["schedule"], now.astimezone(zone)).get_next(datetime.datetime)
-    return f"{upcoming.isoformat()} ({spec['schedule']} {zone.key})"
+                if schedule == UNSCHEDULED_CRON else "paused (suspend: true)")
+    try:  # the live object, which someone may have edited by hand
+        zone = ZoneInfo(str(spec.get("timeZone") or "UTC"))
+        upcoming = croniter(schedule, now.astimezone(zone)).get_next(datetime.datetime)
+    except (ValueError, KeyError, ZoneInfoNotFoundError, CroniterError):
+        return f"unknown: the live CronJob's schedule {schedule!r} cannot be read"
+    return f"{upcoming.isoformat()} ({schedule} {zone.key})"
 
 
 def last_runs(cluster: Cluster, namespace: str, pipeline: str) -> list[str]:

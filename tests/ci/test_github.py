@@ -152,7 +152,7 @@ def test_deploy_then_check_plans_then_revert_redeploys(
     checked, summary = action_step(checkout, "check", ref="feature")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert summary.startswith("### pipelinectl plan\n\n**cases (CronJob epi/cases)**\n\n"
-                              "- schedule 0 6 * * * (UTC) -&gt; 0 9 * * * (UTC)\n"), summary
+                              "- `schedule 0 6 * * * (UTC) -> 0 9 * * * (UTC)`\n"), summary
     assert len(epi_cluster.writes()) == writes  # a check writes nothing
 
     deployed, summary = action_step(checkout, "deploy")

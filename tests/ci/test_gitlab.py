@@ -186,7 +186,7 @@ def test_merge_request_plans_and_posts_the_plan(
     assert done.returncode == 0, log(done)
     plan = artifact(project, "pipelinectl-plan", "pipelinectl-plan.md").read_text()
     assert plan.startswith("### pipelinectl plan\n\n**cases (CronJob epi/cases)**\n\n"
-                           "- schedule 0 6 * * * (UTC) -&gt; 0 9 * * * (UTC)\n"), plan
+                           "- `schedule 0 6 * * * (UTC) -> 0 9 * * * (UTC)`\n"), plan
     assert "-  schedule: 0 6 * * *\n+  schedule: 0 9 * * *\n" in plan, plan
     assert "plan posted to merge request !7" in log(done)
     [(path, headers, body)] = Notes.posted

@@ -165,6 +165,6 @@ def test_plan_against_a_render_and_against_the_cluster(run, repo: Path,
     markdown = run("plan", "--platform", platform, "--format", "markdown", "-o",
                    str(tmp_path / "plan.md"), cwd=repo)
     assert markdown.out.startswith("### pipelinectl plan\n\n**etl (CronJob default/etl)**"
-                                   "\n\n- schedule 0 7 * * * (UTC) -&gt; 0 8 * * * (UTC)\n")
+                                   "\n\n- `schedule 0 7 * * * (UTC) -> 0 8 * * * (UTC)`\n")
     assert "<details><summary>diff</summary>\n\n```diff\n--- a/" in markdown.out
     assert (tmp_path / "plan.md").read_text() == markdown.out

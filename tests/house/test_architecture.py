@@ -49,4 +49,5 @@ def test_help_imports_no_validation_code() -> None:
                           check=True, cwd=REPO)
     loaded = ast.literal_eval(done.stdout.strip().splitlines()[-1])
     assert loaded == ["pipelinectl", "pipelinectl.cli", "pipelinectl.cli.main",
-                      "pipelinectl.cli.options", "pipelinectl.errors", "pipelinectl.vocabulary"]
+                      "pipelinectl.cli.options", "pipelinectl.errors", "pipelinectl.textsafe",
+                      "pipelinectl.vocabulary"]
