@@ -41,6 +41,11 @@ STATE_DATA_KEY: Final = "state.json"
 DAG_FILE_API: Final = "pipelinectl.io/v1"
 DAG_FILE_KIND: Final = "DAGFile"
 
+# -- the deploy lease of a repository and environment (a ConfigMap in each team namespace) -----
+LEASE_NAME_PREFIX: Final = "pipelinectl-deploy-"
+LEASE_LABEL: Final = "pipelinectl.io/deploy-lease"
+LEASE_DATA_KEY: Final = "lease.json"
+
 # -- server-side apply ---------------------------------------------------------------------------
 FIELD_MANAGER: Final = "pipelinectl"
 APPLIED_HASH_ANNOTATION: Final = "pipelinectl.io/applied-hash"

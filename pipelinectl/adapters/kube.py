@@ -119,11 +119,14 @@ class Kube:
         return bool((answer or {}).get("status", {}).get("allowed"))
 
     # -- writes ---------------------------------------------------------------------------
+    def is_current(self, obj: dict[str, Any], live: Mapping[str, Any]) -> bool:
+        return annotations_of(live).get(APPLIED_HASH_ANNOTATION) == applied_hash(obj)
+
     def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
         """Server-side apply `obj` unless `live` already carries its hash; True if written."""
-        digest = applied_hash(obj)
-        if live is not None and annotations_of(live).get(APPLIED_HASH_ANNOTATION) == digest:
+        if live is not None and self.is_current(obj, live):
             return False
+        digest = applied_hash(obj)
         body = json.loads(json.dumps(obj))
         body["metadata"].setdefault("annotations", {})[APPLIED_HASH_ANNOTATION] = digest
         meta = body["metadata"]
@@ -132,26 +135,39 @@ class Kube:
                    force=True, _content_type="application/apply-patch+yaml")
         return True
 
+    def create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        meta = obj["metadata"]
+        return self._call("create", obj["kind"], meta["namespace"], meta["name"],
+                          "create_namespaced", meta["namespace"], obj, conflict_ok=True)
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        meta = obj["metadata"]
+        return self._call("replace", obj["kind"], meta["namespace"], meta["name"],
+                          "replace_namespaced", meta["name"], meta["namespace"], obj,
+                          conflict_ok=True)
+
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         """Delete one object; False if already gone. A CronJob's Jobs are orphaned, not
         deleted: a run in progress finishes (its TTL cleans it up afterwards)."""
-        extra = {"propagation_policy": "Orphan"} if kind == "CronJob" else {}
+        extra: dict[str, Any] = {"propagation_policy": "Orphan"} if kind == "CronJob" else {}
         answer = self._call("delete", kind, namespace, name, "delete_namespaced", name,
                             namespace, missing_ok=True, **extra)
         return answer is not None
 
     # -- transport ------------------------------------------------------------------------
     def _call(self, verb: str, kind: str, namespace: str, name: str, method: str,
-              *args: Any, missing_ok: bool = False, **kwargs: Any) -> dict[str, Any] | None:
+              *args: Any, missing_ok: bool = False, conflict_ok: bool = False,
+              **kwargs: Any) -> dict[str, Any] | None:
         spec = KINDS[kind]
         api = getattr(self._k8s.client, spec.api)(self._client)
         function = getattr(api, f"{method}_{spec.suffix}")
         return self._request(verb, kind, namespace, name,
                              lambda: function(*args, _preload_content=False, **kwargs),
-                             missing_ok=missing_ok)
+                             missing_ok=missing_ok, conflict_ok=conflict_ok)
 
     def _request(self, verb: str, kind: str, namespace: str, name: str,
-                 send: Callable[[], Any], missing_ok: bool = False) -> dict[str, Any] | None:
+                 send: Callable[[], Any], missing_ok: bool = False,
+                 conflict_ok: bool = False) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -161,7 +177,7 @@ class Kube:
                 data = response.data
                 return json.loads(data) if data else {}
             except ApiException as exc:
-                if exc.status == 404 and missing_ok:
+                if (exc.status == 404 and missing_ok) or (exc.status == 409 and conflict_ok):
                     return None
                 if exc.status in TRANSIENT and attempt < self._retries:
                     self._sleep(_delay(attempt, exc))

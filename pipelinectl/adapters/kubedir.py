@@ -9,8 +9,11 @@ Secrets are not checked (a local run reads them with `run --secrets-dir`).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +70,56 @@ class DirectoryKube:
     def allowed(self, verb: str, kind: str, namespace: str) -> bool:
         return True
 
+    def is_current(self, obj: dict[str, Any], live: Mapping[str, Any]) -> bool:
+        return annotations_of(live).get(APPLIED_HASH_ANNOTATION) == applied_hash(obj)
+
     def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
-        digest = applied_hash(obj)
-        if live is not None and annotations_of(live).get(APPLIED_HASH_ANNOTATION) == digest:
+        if live is not None and self.is_current(obj, live):
             return False
+        digest = applied_hash(obj)
         body = yaml.safe_load(dump_all([obj]))
         body["metadata"].setdefault("annotations", {})[APPLIED_HASH_ANNOTATION] = digest
         meta = body["metadata"]
         relative = self._relative(body["kind"], meta["namespace"], meta["name"])
         files.write_under(self.base, relative, dump_all([body]).encode("utf-8"))
         return True
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        with self._locked():
+            meta = obj["metadata"]
+            if self.get(obj["kind"], meta["namespace"], meta["name"]) is not None:
+                return None
+            return self._store(obj, "1")
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        with self._locked():
+            meta = obj["metadata"]
+            current = self.get(obj["kind"], meta["namespace"], meta["name"])
+            version = str((current or {}).get("metadata", {}).get("resourceVersion", ""))
+            if current is None or version != str(meta.get("resourceVersion")) or \
+                    not version.isdigit():
+                return None
+            return self._store(obj, str(int(version) + 1))
+
+    def _store(self, obj: dict[str, Any], version: str) -> dict[str, Any]:
+        body = yaml.safe_load(dump_all([obj]))
+        body["metadata"]["resourceVersion"] = version
+        meta = body["metadata"]
+        relative = self._relative(body["kind"], meta["namespace"], meta["name"])
+        files.write_under(self.base, relative, dump_all([body]).encode("utf-8"))
+        return dict(body)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One writer at a time for compare-and-swap: an exclusive lock file in the folder
+        (two clones deploying to the same folder, as two CI jobs to one cluster)."""
+        folder = files.real_dir(self.base, self.folder, create_root=True)
+        descriptor = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         path = files.checked_below(self.base, self._relative(kind, namespace, name))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl.admin import airflowvalues
-from pipelinectl.admin.manifests import DEPLOYER, DEPLOYER_RULES
+from pipelinectl.admin.manifests import DEPLOYER
 from pipelinectl.spec.platform import Platform
 from pipelinectl.vocabulary import MANAGED_BY, MANAGER, TEAM_LABEL
 
@@ -45,8 +45,8 @@ POD_RULES: Rules = (
     ("", "events", ("list",)),
 )
 SIDECAR_RULES: Rules = (("", "configmaps", ("get", "list", "watch")),)
-DEPLOYER_CONFIGMAP_RULES: Rules = tuple(rule for rule in DEPLOYER_RULES
-                                        if rule[:2] == ("", "configmaps"))
+# The DAG ConfigMaps' namespace holds no lease: the team rule without create and update.
+DEPLOYER_CONFIGMAP_RULES: Rules = (("", "configmaps", ("delete", "get", "list", "patch")),)
 
 
 @dataclass(frozen=True)

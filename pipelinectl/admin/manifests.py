@@ -30,7 +30,8 @@ MAX_CRONJOBS = 100
 # (apiGroup, resource, verbs): what the pipelinectl commands do in a team's namespace.
 DEPLOYER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("batch", "cronjobs", ("delete", "get", "list", "patch")),
-    ("", "configmaps", ("delete", "get", "list", "patch")),
+    # create and update: the deploy lease (deploy/lease.py), taken by compare-and-swap
+    ("", "configmaps", ("create", "delete", "get", "list", "patch", "update")),
     ("", "secrets", ("get",)),
     ("batch", "jobs", ("list",)),
 )

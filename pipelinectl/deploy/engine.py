@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelinectl.deploy import state
+from pipelinectl.deploy import lease, state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import Item, State
 from pipelinectl.errors import UserError
@@ -40,7 +42,7 @@ from pipelinectl.vocabulary import (
 
 KINDS = ("CronJob", "ConfigMap")
 NEEDED = (("patch", "CronJob"), ("delete", "CronJob"), ("patch", "ConfigMap"),
-          ("get", "Secret"))
+          ("create", "ConfigMap"), ("update", "ConfigMap"), ("get", "Secret"))
 # Outside the teams' namespaces (the DAG ConfigMaps' namespace): ConfigMaps only, so that
 # the deployer needs no other right there (platform manifests: admin/airflowrbac.py).
 DAG_KINDS = ("ConfigMap",)
@@ -66,6 +68,9 @@ class DeployContext:
     report: Callable[[str], None] = lambda _line: None
     dag_namespace: str | None = None  # where DAG ConfigMaps go (configmap delivery)
     dag_folders: Mapping[str, str] = field(default_factory=dict)  # team -> its DAG folder
+    token: str = field(default_factory=lambda: secrets.token_hex(8))  # this deploy's lease
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,20 @@ class _Live:
 
 @dataclass
 class _Batch:
-    """DAG file changes of the whole deploy (one commit for git) and the states to record."""
+    """Every write of a deploy, decided before the first is made: objects to apply and to
+    delete, DAG file changes (one commit for git), the states to record and to forget."""
 
+    applies: list[dict[str, Any]] = field(default_factory=list)
+    removals: list[Item] = field(default_factory=list)  # Kubernetes objects to delete
     writes: dict[str, str] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # state objects to apply
     forget: list[tuple[str, str]] = field(default_factory=list)  # (namespace, pipeline)
+    notes: list[str] = field(default_factory=list)  # what the deploy tells, once
+
+    def empty(self) -> bool:
+        return not (self.applies or self.removals or self.writes or self.deletes or
+                    self.records or self.forget)
 
 
 def inventory(desired: Desired, delivery: str = "") -> tuple[Item, ...]:
@@ -117,21 +130,64 @@ def run(desired: list[Desired], ctx: DeployContext, prune_removed: bool,
     found = {o["metadata"]["namespace"] for d in desired for o in d.objects}
     wanted = sorted({d.namespace for d in desired} | found | set(namespaces))
     teams = {d.namespace for d in desired} | set(namespaces)
-    live = {ns: _read(ctx.cluster, ns, KINDS if ns in teams else DAG_KINDS) for ns in wanted}
+    access = _access(wanted, teams, ctx)
+    if access:  # said together with what else the preflight finds
+        _refuse(access + _preflight(desired, _read_all(ctx, wanted, teams), ctx))
+    outcomes, batch = _decide(desired, wanted, teams, ctx, prune_removed)
+    if batch.empty():
+        _say(batch, ctx)
+        return outcomes  # nothing to write: no lease taken, not one write
+    holder = lease.Holder(ctx.source, ctx.environment, ctx.commit, ctx.token)
+    leases = lease.acquire(ctx.cluster, sorted(teams), holder, ctx.clock, ctx.sleep)
+    deployed = False
+    try:  # read, guarded and decided again now that no other deploy can write
+        outcomes, batch = _decide(desired, wanted, teams, ctx, prune_removed)
+        _say(batch, ctx)
+        _commit(batch, ctx)
+        deployed = True
+    finally:
+        lease.release(ctx.cluster, leases, holder, deployed)
+    return outcomes
+
+
+def _decide(desired: list[Desired], wanted: list[str], teams: set[str], ctx: DeployContext,
+            prune_removed: bool) -> tuple[list[DeployOutcome], _Batch]:
+    """Read what is deployed, refuse a stale commit or a failed preflight, and decide every
+    write: nothing is written here."""
+    live = _read_all(ctx, wanted, teams)
     for item in desired:
         _guard(item, live[item.namespace].states.get(item.pipeline), ctx)
-    _preflight(desired, live, ctx, teams)
+    _refuse(_preflight(desired, live, ctx))
     batch = _Batch()
     outcomes = [_deploy_one(item, live, ctx, batch) for item in desired]
     if prune_removed:
         outcomes += _remove_gone(desired, live, ctx, batch, teams)
+    return outcomes, batch
+
+
+def _read_all(ctx: DeployContext, namespaces: list[str], teams: set[str]) -> dict[str, _Live]:
+    return {ns: _read(ctx.cluster, ns, KINDS if ns in teams else DAG_KINDS)
+            for ns in namespaces}
+
+
+def _say(batch: _Batch, ctx: DeployContext) -> None:
+    for note in batch.notes:
+        ctx.report(note)
+
+
+def _commit(batch: _Batch, ctx: DeployContext) -> None:
+    """Objects first, then what the deploy no longer declares, then DAG files with the
+    state records (last: a failure before them leaves the previous records intact)."""
+    for obj in batch.applies:
+        ctx.cluster.apply(obj, None)
+    for item in batch.removals:
+        ctx.cluster.delete(item.kind, item.namespace, item.name)
     if ctx.delivery is not None and (batch.writes or batch.deletes):
         ctx.delivery.publish(batch.writes, sorted(batch.deletes),
                              f"pipelinectl deploy {ctx.commit[:12]} ({ctx.environment})",
                              lambda: _record(batch, ctx))
     else:
         _record(batch, ctx)
-    return outcomes
 
 
 def _record(batch: _Batch, ctx: DeployContext) -> None:
@@ -170,10 +226,10 @@ def _guard(item: Desired, previous: State | None, ctx: DeployContext) -> None:
              "(and is recorded in the history)")
 
 
-def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployContext,
-               teams: set[str]) -> None:
+def _access(namespaces: list[str], teams: set[str], ctx: DeployContext) -> list[str]:
+    """The namespaces exist and the credentials may do what the deploy does there."""
     problems = []
-    for namespace in sorted(live):
+    for namespace in namespaces:
         if not ctx.cluster.namespace_exists(namespace):
             problems.append(f"namespace {namespace} does not exist")
             continue
@@ -181,6 +237,21 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployCon
             if not ctx.cluster.allowed(verb, kind, namespace):
                 problems.append(f"the deploy credentials may not {verb} {kind} objects in "
                                 f"namespace {namespace}")
+    return problems
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise Refused("preflight failed, nothing was changed:\n" +
+                      "\n".join(f"  - {p}" for p in problems),
+                      hint="the platform admin sets up namespaces, Secrets and the deployer "
+                           "Role (manifests/)")
+
+
+def _preflight(desired: list[Desired], live: Mapping[str, _Live],
+               ctx: DeployContext) -> list[str]:
+    """Names not taken by objects that are not ours, Secrets there, DAG paths ours."""
+    problems = []
     for item in desired:
         for obj in item.objects:
             problems += _name_taken(item, obj, live[obj["metadata"]["namespace"]])
@@ -195,11 +266,7 @@ def _preflight(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployCon
                     problems.append(f"{item.pipeline}: {path} in {ctx.delivery.location} "
                                     "exists and is not this pipeline's DAG: it is never "
                                     "overwritten")
-    if problems:
-        raise Refused("preflight failed, nothing was changed:\n" +
-                      "\n".join(f"  - {p}" for p in problems),
-                      hint="the platform admin sets up namespaces, Secrets and the deployer "
-                           "Role (manifests/)")
+    return problems
 
 
 def _name_taken(item: Desired, obj: Mapping[str, Any], live: _Live) -> list[str]:
@@ -222,8 +289,11 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
     for obj in item.objects:
         meta = obj["metadata"]
         current = live[meta["namespace"]].objects.get((obj["kind"], meta["name"]))
-        written = ctx.cluster.apply(obj, current)
-        (outcome.applied if written else outcome.unchanged).append(_item(obj))
+        if current is not None and ctx.cluster.is_current(obj, current):
+            outcome.unchanged.append(_item(obj))
+        else:
+            batch.applies.append(obj)
+            outcome.applied.append(_item(obj))
     location = ctx.delivery.location if ctx.delivery else ""
     for path, text in item.dag_files:
         assert ctx.delivery is not None
@@ -261,13 +331,14 @@ def _delete_owned(ctx: DeployContext, item: Item, owner: _Owner, live: Mapping[s
     why = _not_prunable(ctx, item, owner, live)
     if why is not None:
         if why:
-            ctx.report(f"{owner.pipeline}: not pruning {item.describe()} named in its state "
-                       f"object: {why}")
+            batch.notes.append(f"{owner.pipeline}: not pruning {item.describe()} named in its "
+                               f"state object: {why}")
         return False
     if item.kind == DAG_FILE_KIND:
         batch.deletes.append(item.name)
-        return True
-    return ctx.cluster.delete(item.kind, item.namespace, item.name)
+    else:
+        batch.removals.append(item)
+    return True
 
 
 def _not_prunable(ctx: DeployContext, item: Item, owner: _Owner,

@@ -24,12 +24,25 @@ class Cluster(Protocol):
 
     def allowed(self, verb: str, kind: str, namespace: str) -> bool: ...
 
+    def is_current(self, obj: dict[str, Any], live: Mapping[str, Any]) -> bool:
+        """Whether `live` already is `obj` as applied (nothing to write)."""
+        ...
+
     def apply(self, obj: dict[str, Any], live: Mapping[str, Any] | None) -> bool:
         """Write `obj` unless `live` already is it; True if written."""
         ...
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         """Delete one object; False if it was already gone."""
+        ...
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Create `obj` unless it exists (then None): the object as stored."""
+        ...
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the object if its resourceVersion is still `obj`'s (else None, and nothing
+        is written): compare-and-swap. The object as stored."""
         ...
 
 
