@@ -5,6 +5,7 @@ The git adapter reads them (adapters/git.py); the stage wings only use them.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,23 @@ class GitState:
 
 
 def strip_credentials(url: str) -> str:
-    """A remote URL without user name and password: it ends up in an image label."""
-    parts = urllib.parse.urlsplit(url)
-    if not parts.scheme or "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    """A remote URL as an image label or a log may show it: scheme, host, port and path only.
+
+    User info (user:password@, a token as user name), the query (?private_token=...) and the
+    fragment are dropped; an scp-like remote keeps its user name (git@host:path) unless a
+    password or token follows it (user:token@host:path becomes host:path). A local path is
+    kept as it is.
+    """
+    if "://" not in url:
+        scp = _SCP_LIKE.match(url)
+        return scp["rest"] if scp and ":" in scp["user"] else url
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: cut by hand
+        return re.sub(r"^([^:/]*://)[^/?#]*@", r"\1", url).split("?")[0].split("#")[0]
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+# user@host:path, as git reads it when there is no '://' (and no '/' before the ':')
+_SCP_LIKE = re.compile(r"^(?P<user>[^/]+)@(?P<rest>[^/:@]+:.*)$", re.DOTALL)

@@ -20,7 +20,7 @@ from pipelinectl.checkout import GitState
 from pipelinectl.deploy import state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import State
-from pipelinectl.errors import UserError
+from pipelinectl.errors import Diagnostic, UserError
 from pipelinectl.spec import platform, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
 from pipelinectl.spec.model import Pipeline
@@ -51,8 +51,15 @@ def load(paths: list[str], platform_option: str | None, repo_id_option: str | No
     config = load_platform(platform_option, environ)
     repo_id = policy.repo_id_from(dict(environ), repo_id_option)
     pipelines = load_pipelines(find_pipelines(paths, cwd), config, repo_id, cwd,
-                               default_jobs())
+                               default_jobs(), measure=measure_rendered)
     return Loaded(config, repo_id, pipelines, repo_root(cwd), cwd)
+
+
+def measure_rendered(pipeline: Pipeline, platform: Platform) -> list[Diagnostic]:
+    """The rendered size of a pipeline that may not fit (spec/size.py asks only then)."""
+    from pipelinectl.render.outputs import size_problems
+
+    return size_problems(pipeline, platform)
 
 
 def load_platform(option: str | None, environ: Mapping[str, str]) -> Platform:

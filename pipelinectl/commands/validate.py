@@ -47,4 +47,5 @@ def _report(args: Args, environ: Mapping[str, str], cwd: Path) -> Report:
         return Report(files=[], problems=exc.diagnostics())
     files = find_pipelines(args.paths, cwd)
     repo_id = policy.repo_id_from(dict(environ), args.repo_id)
-    return validate_files(files, config, repo_id, cwd, args.jobs or default_jobs(), keep=False)
+    return validate_files(files, config, repo_id, cwd, args.jobs or default_jobs(), keep=False,
+                          measure=wiring.measure_rendered)

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import yaml
 
+from pipelinectl.errors import Diagnostic
 from pipelinectl.render import airflow, cronjob
 from pipelinectl.render.dagfile import pipeline_literal
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
+from pipelinectl.spec.size import limit, too_big
 from pipelinectl.vocabulary import (
     MANAGED_BY,
     MANAGER,
@@ -80,3 +82,12 @@ def generated(path: str, text: str) -> bool:
         metadata = document.get("metadata") if isinstance(document, dict) else None
         labels = metadata.get("labels") if isinstance(metadata, dict) else None
     return isinstance(labels, dict) and labels.get(MANAGED_BY) == MANAGER
+
+
+def size_problems(pipeline: Pipeline, platform: Platform) -> list[Diagnostic]:
+    """The exact size of what `pipeline` renders to, over its limit (spec/size.py), with a
+    placeholder image (a digest reference has a fixed length)."""
+    image = f"{platform.registry}/{pipeline.metadata.team}/{pipeline.metadata.name}@" \
+            f"{PLACEHOLDER_DIGEST}"
+    size = len(render_pipeline(pipeline, platform, image, NO_COMMIT).content.encode("utf-8"))
+    return [too_big(pipeline, size)] if size > limit(pipeline) else []

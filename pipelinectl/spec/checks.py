@@ -16,33 +16,32 @@ from croniter import croniter
 from croniter.croniter import CroniterBadDateError, CroniterError
 
 from pipelinectl.errors import Collector, Diagnostic, dedupe, did_you_mean
-from pipelinectl.spec import policy, repofiles
-from pipelinectl.spec.model import Pipeline, Task
+from pipelinectl.spec import credentials, policy, repofiles
+from pipelinectl.spec.model import Pipeline, Resources, Task
 from pipelinectl.spec.platform import Platform
-from pipelinectl.spec.yamlio import JsonPath, where
-from pipelinectl.units import parse_duration, quantity_problem
+from pipelinectl.spec.text import show, show_path, unusual
+from pipelinectl.spec.yamlio import JsonPath
+from pipelinectl.units import ceiling_problem, duration_problem, quantity_problem
 from pipelinectl.vocabulary import ENV_PREFIX, RESERVED_LABEL_KEYS, RESERVED_LABEL_PREFIXES
 
 CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly")
 _REFERENCE_TIME = datetime(2000, 1, 1)  # fixed, so that checks never read the clock
 
-_CREDENTIAL_VALUES = (
-    (re.compile(r"(?i)(password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*\S"),
-     "a password or token assignment"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
-    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key"),
-    (re.compile(r"\b(ghp|gho|ghu|ghs|github_pat)_[A-Za-z0-9_]{20,}"), "a GitHub token"),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "a GitLab token"),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\."), "a JSON web token"),
-    (re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"), "a URL with a password"),
-)
-_CREDENTIAL_NAME = re.compile(
-    r"(?i)(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY)$")
 _HOST_ZONE_ALIASES = frozenset({"localtime", "posixrules", "Factory"})
-_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
-                ("day-of-week", 0, 7))
-_CRON_FIELD = re.compile(r"^(\*|\?|[0-9]+|[A-Za-z]{3})(-([0-9]+|[A-Za-z]{3}))?(/[0-9]+)?$")
+CRON_HINT = ("use 5 fields: minute hour day-of-month month day-of-week, e.g. \"0 7 * * 1-5\", "
+             "or one of " + ", ".join(CRON_MACROS))
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# What Kubernetes' parser (robfig/cron v3 ParseStandard, which CronJob validation calls)
+# accepts, field by field: bounds, names (months, days), and whether '?' may stand for '*'.
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int], bool], ...] = (
+    ("minute", 0, 59, {}, False), ("hour", 0, 23, {}, False),
+    ("day-of-month", 1, 31, {}, True),
+    ("month", 1, 12, {name: i for i, name in enumerate(_MONTHS, 1)}, False),
+    ("day-of-week", 0, 6, {name: i for i, name in enumerate(_DAYS)}, True),
+)
+_CRON_ITEM = re.compile(r"(?:(?P<any>[*?])|(?P<start>[0-9]+|[A-Za-z]+)"
+                        r"(?:-(?P<end>[0-9]+|[A-Za-z]+))?)(?:/(?P<step>[0-9]+))?")
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,8 @@ def check(pipeline: Pipeline, ctx: Context) -> list[Diagnostic]:
     check_tasks(pipeline, problems)
     check_schedule(pipeline, problems)
     check_engine(pipeline, problems)
-    check_settings(pipeline, problems)
+    team = ctx.platform.teams.get(pipeline.metadata.team)
+    check_settings(pipeline, problems, team.max_task_resources if team else None)
     check_labels(pipeline, problems)
     repofiles.check(pipeline, ctx.repo_root, ctx.pipeline_dir, problems)
     policy.check(pipeline, ctx.platform, ctx.repo_id, ctx.repo_root, ctx.pipeline_dir,
@@ -96,12 +96,12 @@ def _check_depends(pipeline: Pipeline, task: Task, names: list[str],
         path = task.path + ("depends_on", i)
         if dep == task.name:
             problems.add(pipeline.source.at(path),
-                         f"{where(path)}: task '{dep}' depends on itself",
+                         f"{show_path(path)}: task '{dep}' depends on itself",
                          "remove it from its own depends_on", "self-dependency")
         elif dep not in names:
             hint = did_you_mean(dep, names) or f"tasks are: {', '.join(names)}"
-            problems.add(pipeline.source.at(path), f"{where(path)}: unknown task '{dep}'", hint,
-                         "unknown-task")
+            problems.add(pipeline.source.at(path), f"{show_path(path)}: unknown task {show(dep)}",
+                         hint, "unknown-task")
 
 
 def find_cycle(pipeline: Pipeline) -> list[str] | None:
@@ -148,16 +148,15 @@ def check_schedule(pipeline: Pipeline, problems: Collector) -> None:
         return
     cron_path: JsonPath = ("schedule", "cron") if ("schedule", "cron") in pipeline.source.values \
         else ("schedule",)
-    message = cron_problem(schedule.cron)
-    if message:
-        problems.add(pipeline.source.at(cron_path), f"{where(cron_path)}: {message}",
-                     "use 5 fields: minute hour day-of-month month day-of-week, e.g. "
-                     "\"0 7 * * 1-5\", or one of " + ", ".join(CRON_MACROS), "cron")
+    problem = cron_problem(schedule.cron)
+    if problem:
+        problems.add(pipeline.source.at(cron_path), f"{show_path(cron_path)}: {problem[0]}",
+                     problem[1], "cron")
     if not is_time_zone(schedule.timezone):
         hint = did_you_mean(schedule.timezone, sorted(_zones())) or \
             "use an IANA name such as Europe/London or America/New_York"
         problems.add(pipeline.source.at(("schedule", "timezone")),
-                     f"schedule.timezone: unknown time zone {schedule.timezone!r}", hint,
+                     f"schedule.timezone: unknown time zone {show(schedule.timezone)}", hint,
                      "timezone")
     if schedule.start_date and not _is_date(schedule.start_date):
         problems.add(pipeline.source.at(("schedule", "start_date")),
@@ -169,26 +168,79 @@ def check_schedule(pipeline: Pipeline, problems: Collector) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def cron_problem(expression: str) -> str | None:
-    """Why a cron expression is not usable by both Kubernetes and Airflow, or None."""
+def cron_problem(expression: str) -> tuple[str, str] | None:
+    """(why, hint) if a cron expression is not accepted by both engines, or None: Kubernetes
+    (robfig/cron v3, whose rules _CRON_FIELDS holds) and Airflow (croniter), which must also
+    find a next run. Both read the expression without its surrounding spaces."""
     text = expression.strip()
+    shown = show(expression)
+    if not text.isascii() or not text.isprintable():
+        return (f"{shown} has a character cron does not read: {unusual(text)}",
+                "write the schedule with ASCII digits, letters, spaces and * , - / ?")
     if text.startswith("@"):
-        return None if text in CRON_MACROS else f"{expression!r} is not a supported cron macro"
+        return None if text in CRON_MACROS else (
+            f"{shown} is not a supported cron macro", "use one of " + ", ".join(CRON_MACROS)
+            + (" (Airflow has no @every: write it as cron, e.g. \"*/30 * * * *\")"
+               if text.startswith("@every") else ""))
     fields = text.split()
     if len(fields) != 5:
-        return f"{expression!r} has {len(fields)} fields; cron needs 5"
-    for field, (what, low, high) in zip(fields, _CRON_RANGES, strict=True):
-        if not all(_CRON_FIELD.match(part) for part in field.split(",")):
-            return f"{expression!r}: {what} field {field!r} is not valid cron"
-        for number in re.findall(r"(?<![/0-9])[0-9]+", field):
-            if not low <= int(number) <= high:
-                return f"{expression!r}: {what} {number} is out of range ({low}-{high})"
+        return f"{shown} has {len(fields)} fields; cron needs 5", CRON_HINT
+    for field, rules in zip(fields, _CRON_FIELDS, strict=True):
+        for item in field.split(","):
+            problem = _cron_item_problem(item, field, *rules)
+            if problem:
+                return f"{shown}: {problem[0]}", problem[1]
+    return _croniter_problem(text, shown)
+
+
+def _cron_item_problem(item: str, field: str, what: str, low: int, high: int,
+                       names: dict[str, int], question: bool) -> tuple[str, str] | None:
+    """robfig/cron's getRange for one comma-separated item: * or ? (day fields only), a
+    number or name, a range low-high, each with an optional /step."""
+    match = _CRON_ITEM.fullmatch(item)
+    if not match:
+        return f"{what} field {field!r} is not valid cron", CRON_HINT
+    if match["any"] == "?" and not question:
+        return (f"{what} field {field!r}: '?' is only allowed in day-of-month and day-of-week",
+                "write * instead")
+    values = [_cron_value(match[key], names) for key in ("start", "end") if match[key]]
+    bounds = [value for value in values if value is not None]
+    if len(bounds) < len(values):
+        hint = "use JAN-DEC for months and SUN-SAT for days of the week" if names else \
+            f"the {what} field takes numbers from {low} to {high}"
+        word = next(w for w in (match["start"], match["end"]) if _cron_value(w, names) is None)
+        return f"{what} field {field!r}: {word!r} is not a {what}", hint
+    for number in bounds:
+        if not low <= number <= high:
+            hint = "Kubernetes counts Sunday as 0 (or SUN), never 7" if \
+                (what == "day-of-week" and number == 7) else f"use {low} to {high}"
+            text = str(number) if number < 10**9 else f"{str(number)[:9]}..."
+            return f"{what} {text} is out of range ({low}-{high})", hint
+    if len(bounds) == 2 and bounds[0] > bounds[1]:
+        return (f"{what} range {item!r} ends before it starts",
+                "write the smaller value first; a range cannot wrap around (0-1 and 22-23 "
+                "as '22-23,0-1')")
+    if match["step"] is not None and int(match["step"]) == 0:
+        return f"{what} step in {item!r} must be at least 1", "e.g. */15"
+    return None
+
+
+def _cron_value(word: str, names: dict[str, int]) -> int | None:
+    """A number (any digits: the range check follows) or a 3-letter name of `names`."""
+    if word.isdigit():
+        return int(word)
+    return names.get(word.lower())
+
+
+def _croniter_problem(text: str, shown: str) -> tuple[str, str] | None:
+    """What Airflow's croniter says, and whether the schedule ever runs."""
     try:
         croniter(text, _REFERENCE_TIME).get_next(datetime)
     except CroniterBadDateError:
-        return f"{expression!r} never runs"
+        return f"{shown} never runs", "check that the day of the month exists in the months " \
+            "named (30 2 would be February 30th)"
     except (CroniterError, ValueError, KeyError) as exc:
-        return f"{expression!r} is not valid cron ({exc})"
+        return f"{shown} is not valid cron ({exc})", CRON_HINT
     return None
 
 
@@ -238,7 +290,7 @@ def check_engine(pipeline: Pipeline, problems: Collector) -> None:
         "engine is cronjob"
     for path in _airflow_only(pipeline):
         problems.add(pipeline.source.key_at(path),
-                     f"{where(path)}: needs the airflow engine ({why})",
+                     f"{show_path(path)}: needs the airflow engine ({why})",
                      f"set engine: airflow, or remove {path[-1]}", "engine-only")
 
 
@@ -264,60 +316,61 @@ def chain_problem(pipeline: Pipeline) -> str | None:
 
 # --- task settings: durations, quantities, env ------------------------------------------------
 
-def check_settings(pipeline: Pipeline, problems: Collector) -> None:
-    """Checks each task's effective settings, reported where they were written."""
+def check_settings(pipeline: Pipeline, problems: Collector,
+                   caps: Resources | None = None) -> None:
+    """Checks each task's effective settings, reported where they were written. `caps` is
+    the team's max_task_resources: where it sets a field, policy holds tasks to it; where it
+    does not, pipelinectl's ceiling bounds the task."""
     for task in pipeline.tasks:
         for key in ("retry_delay", "timeout"):
             _check_duration(pipeline, pipeline.setting_path(task, key), getattr(task, key),
                             problems)
         for key in ("cpu", "memory"):
+            capped = caps is not None and bool(getattr(caps, key))
             _check_quantity(pipeline, pipeline.setting_path(task, "resources", key), key,
-                            getattr(task.resources, key), problems)
+                            getattr(task.resources, key), problems, capped)
         for name, value in task.env:
             _check_env(pipeline, pipeline.setting_path(task, "env", name), name, value,
                        problems)
 
 
 def _check_duration(pipeline: Pipeline, path: JsonPath, text: str, problems: Collector) -> None:
-    if parse_duration(text) == 0:
-        problems.add(pipeline.source.at(path), f"{where(path)}: must be longer than 0s",
-                     "e.g. 30s, 5m or 1h", "duration")
+    problem = duration_problem(text)
+    if problem:
+        problems.add(pipeline.source.at(path), f"{show_path(path)}: {problem[0]}", problem[1],
+                     "duration")
 
 
 def _check_quantity(pipeline: Pipeline, path: JsonPath, kind: str, text: str,
-                    problems: Collector) -> None:
-    message = quantity_problem(kind, text)
+                    problems: Collector, capped: bool = False) -> None:
+    shown = pipeline.source.raw.get(path, text)  # 1e308 as written, not its 309 digits
+    example = "e.g. cpu: 500m or \"2\"" if kind == "cpu" else "e.g. memory: 512Mi or 2Gi"
+    message = quantity_problem(kind, shown) or quantity_problem(kind, text)
     if message:
-        problems.add(pipeline.source.at(path), f"{where(path)}: {message}",
-                     "e.g. cpu: 500m or \"2\"" if kind == "cpu" else "e.g. memory: 512Mi or 2Gi",
+        problems.add(pipeline.source.at(path), f"{show_path(path)}: {message}", example,
                      "quantity")
+        return
+    message = None if capped else ceiling_problem(kind, shown)
+    if message:
+        problems.add(pipeline.source.at(path), f"{show_path(path)}: {message}",
+                     f"ask for what the task needs ({example[5:]}); the platform team can "
+                     "allow more with the team's max_task_resources", "quantity")
 
 
 def _check_env(pipeline: Pipeline, path: JsonPath, name: str, value: str,
                problems: Collector) -> None:
     if name.upper().startswith(ENV_PREFIX):
         problems.add(pipeline.source.key_at(path),
-                     f"{where(path[:-1])}: {name} is reserved: pipelinectl sets "
+                     f"{show_path(path[:-1])}: {name} is reserved: pipelinectl sets "
                      f"{ENV_PREFIX}* variables itself", "rename the variable",
                      "reserved-env")
-    what = credential_kind(name, value)
+    what = credentials.kind(name, value)
     if what:
         problems.add(pipeline.source.at(path),
-                     f"{where(path)}: value looks like {what}; credentials must not be "
+                     f"{show_path(path)}: value looks like {what}; credentials must not be "
                      "written in pipeline.yaml",
                      "store it in a Kubernetes Secret and list the Secret under 'secrets:'",
                      "credential")
-
-
-@functools.lru_cache(maxsize=4096)
-def credential_kind(name: str, value: str) -> str | None:
-    """What kind of credential `value` looks like, or None."""
-    for pattern, what in _CREDENTIAL_VALUES:
-        if pattern.search(value):
-            return what
-    if value and _CREDENTIAL_NAME.search(name):
-        return f"a credential (the variable is named {name})"
-    return None
 
 
 # --- labels -----------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def load(path: str | None) -> Platform:
     if path is None:
         doc = yamlio.load_file(str(builtin_path()), BUILTIN_NAME)
     else:
-        doc = yamlio.load_file(path, os.path.relpath(path) if not path.startswith("..") else path)
+        doc = yamlio.load_file(path, shown_path(path))
     problems = schema.validate(doc, "platform")
     if problems:
         raise InvalidInput(problems)
@@ -107,6 +107,18 @@ def load(path: str | None) -> Platform:
     if policy_problems:
         raise InvalidInput(policy_problems.problems)
     return platform
+
+
+def shown_path(path: str) -> str:
+    """The platform file as messages name it: relative to the working directory when it is
+    inside it, else as given (never ../../../../etc/platform.yaml)."""
+    if not os.path.isabs(path):
+        return os.path.normpath(path)
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative == ".." or relative.startswith(".." + os.sep) else relative
 
 
 def _build(doc: yamlio.Document) -> Platform:

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from pipelinectl.errors import Collector, Location
-from pipelinectl.files import kind_of
+from pipelinectl.files import NotRegular, kind_of, read_regular
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.yamlio import JsonPath, where
 
@@ -28,6 +28,10 @@ _PIP_INCLUDES = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable"
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s;,=<>~!]+\s*(;.*)?$")
 _DIRECT_URL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*@\s*\S+://\S+")
 _DCF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9/._@-]*:")
+MAX_DEPENDENCY_BYTES = 10 * 1024 * 1024
+MAX_JSON_DEPTH = 64  # a real renv.lock nests 4 levels
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_LONG_NUMBER = re.compile(r"[0-9]{4000,}")
 
 
 def inside(repo_root: Path, base: Path, relative: str) -> tuple[Path | None, str | None]:
@@ -144,11 +148,34 @@ def _check_dependencies(pipeline: Pipeline, found: Path, problems: Collector) ->
 
 def _read(found: Path, shown: str, problems: Collector) -> str | None:
     try:
-        return found.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(Location(shown, 1, 1), f"cannot read the dependency file: {exc}",
+        raw = read_regular(found, MAX_DEPENDENCY_BYTES + 1, follow_symlinks=True)
+    except NotRegular as exc:
+        problems.add(Location(shown, 1, 1), f"the dependency file {exc.what}",
+                     "commit the file itself", "dependencies")
+        return None
+    except OSError as exc:
+        problems.add(Location(shown, 1, 1),
+                     f"cannot read the dependency file: {exc.strerror or exc}",
+                     "check that the file exists and is readable", "dependencies")
+        return None
+    if len(raw) > MAX_DEPENDENCY_BYTES:
+        problems.add(Location(shown, 1, 1), "the dependency file is larger than 10 MiB",
+                     "list the packages the pipeline needs, nothing else", "dependencies")
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(raw, exc.start)
+        problems.add(Location(shown, line, column),
+                     f"the dependency file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
                      "save it as UTF-8 text", "dependencies")
         return None
+
+
+def _line_column(data: bytes | str, offset: int) -> tuple[int, int]:
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line = data.count(newline, 0, offset) + 1  # type: ignore[arg-type]
+    return line, offset - (data.rfind(newline, 0, offset) + 1) + 1  # type: ignore[arg-type]
 
 
 def _check_renv_lock(found: Path, shown: str, problems: Collector) -> None:
@@ -161,9 +188,31 @@ def _check_renv_lock(found: Path, shown: str, problems: Collector) -> None:
         problems.add(Location(shown, exc.lineno, exc.colno), f"renv.lock is not valid JSON: "
                      f"{exc.msg}", "write it again with renv::snapshot()", "dependencies")
         return
+    except (RecursionError, ValueError) as exc:  # nesting, or a number of 4,300+ digits
+        _json_limit(text, shown, isinstance(exc, RecursionError), problems)
+        return
     if not isinstance(data, dict) or not isinstance(data.get("Packages"), dict):
         problems.add(Location(shown, 1, 1), "renv.lock has no 'Packages' section",
                      "write it again with renv::snapshot()", "dependencies")
+
+
+def _json_limit(text: str, shown: str, nested: bool, problems: Collector) -> None:
+    """renv.lock beyond what a JSON reader holds: say where (the first bracket deeper than
+    64 levels, or the first over-long number), never a traceback."""
+    if nested:
+        depth = 0
+        for token in _JSON_TOKENS.finditer(text):
+            depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
+            if depth > MAX_JSON_DEPTH:
+                problems.add(Location(shown, *_line_column(text, token.start())),
+                             f"renv.lock nests deeper than {MAX_JSON_DEPTH} levels",
+                             "write it again with renv::snapshot()", "dependencies")
+                return
+    number = _LONG_NUMBER.search(text)
+    where = _line_column(text, number.start()) if number else (1, 1)
+    problems.add(Location(shown, *where), "renv.lock holds a number too long to read"
+                 if number else "renv.lock cannot be read as JSON",
+                 "write it again with renv::snapshot()", "dependencies")
 
 
 def _check_description(found: Path, shown: str, problems: Collector) -> None:
@@ -214,12 +263,12 @@ def requirement_problem(line: str) -> tuple[str, str] | None:
     first = line.split()[0]
     option = first.split("=")[0]
     if option in _PIP_INCLUDES:
-        message = f"requirements: '{first}' includes other files, which the build does not see"
+        message = f"requirements: {first!r} includes other files, which the build does not see"
         return message, "list every package in this file, each pinned with =="
     if option.startswith("-"):
         if option in _PIP_OPTIONS_ALLOWED:
             return None
-        return f"requirements: option '{option}' is not supported", "remove it"
+        return f"requirements: option {option!r} is not supported", "remove it"
     requirement = re.split(r"\s+--", line)[0].strip()
     if _PINNED.match(requirement) or _DIRECT_URL.match(requirement):
         return None

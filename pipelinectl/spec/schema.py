@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 from pipelinectl import files
 from pipelinectl.errors import Diagnostic, UserError, closest, dedupe, did_you_mean
-from pipelinectl.spec.yamlio import Document, JsonPath, where
+from pipelinectl.spec.text import as_ascii, show, show_path, unusual
+from pipelinectl.spec.yamlio import Document, JsonPath
 
 SCHEMA_NAMES = ("pipeline", "platform")
 _DNS_LABEL_HINT = "dns-label"
@@ -44,7 +45,31 @@ def schema_text(name: str) -> str:
 def _validator(name: str) -> jsonschema.protocols.Validator:
     import jsonschema  # only needed to explain problems: keeps startup fast for valid specs
 
-    return jsonschema.Draft202012Validator(json.loads(schema_text(name)))
+    # JSON Schema patterns are ECMA-262: '$' ends the text. Python's '$' also matches before
+    # a final newline, so jsonschema alone took "cases-daily\n" for a DNS label (the compiled
+    # check refused it, then jsonschema found nothing to explain and the spec passed).
+    ecma: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+    validator: jsonschema.protocols.Validator = ecma(json.loads(schema_text(name)))
+    return validator
+
+
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@functools.cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A schema pattern with ECMA-262's end of text: an unescaped '$' becomes '\\Z' (as
+    fastjsonschema compiles it, so that the two validators agree)."""
+    return re.compile(_DOLLAR.sub(r"\\Z", pattern))
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any,
+                  schema: Any) -> Iterator[jsonschema.ValidationError]:
+    import jsonschema
+
+    if isinstance(instance, str) and not ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 @functools.cache
@@ -89,6 +114,9 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
         return []
     validator = _validator(name)
     errors = _without_consequences(list(validator.iter_errors(doc.data)))
+    if not errors:  # the two validators disagree: never let such a document pass
+        return [Diagnostic(doc.source.at(()), "the document does not match the schema",
+                           f"check it with 'pipelinectl schema {name}'", "schema-invalid")]
     problems: list[Diagnostic] = []
     for error in errors:
         problems.extend(_explain(error, doc, validator.schema))
@@ -143,8 +171,20 @@ def _message(error: jsonschema.ValidationError, path: JsonPath) -> str:
     custom = _annotation(error, "x-message")
     if custom and error.validator in ("pattern", "oneOf", "anyOf", "minProperties",
                                       "maxProperties"):
-        return f"{where(path)}: {custom.format(value=_show(error.instance))}"
-    return f"{where(path)}: {_generic(error)}"
+        message = f"{show_path(path)}: {custom.format(value=show(error.instance))}"
+    else:
+        message = f"{show_path(path)}: {_generic(error)}"
+    return message + _why_not_plain(error)
+
+
+def _why_not_plain(error: jsonschema.ValidationError) -> str:
+    """For a pattern refused because of characters that are not printable ASCII (a newline,
+    a bidirectional or zero-width character, a Cyrillic look-alike of 'a'): which ones, and
+    why."""
+    if error.validator != "pattern" or not isinstance(error.instance, str):
+        return ""
+    why = unusual(error.instance)
+    return f": {why}" if why else ""
 
 
 def _generic(error: jsonschema.ValidationError) -> str:
@@ -153,18 +193,18 @@ def _generic(error: jsonschema.ValidationError) -> str:
     if keyword == "type":
         return f"must be {_type_words(expected)}, not {_type_name(value)}"
     if keyword == "const":
-        return f"must be {_show(expected)}, not {_show(value)}"
+        return f"must be {show(expected)}, not {show(value)}"
     if keyword == "enum":
-        return f"must be one of {', '.join(map(str, expected))}, not {_show(value)}"
+        return f"must be one of {', '.join(map(str, expected))}, not {show(value)}"
     if keyword == "pattern":
-        return f"{_show(value)} does not match {expected}"
+        return f"{show(value)} does not match {expected}"
     return _generic_size(keyword, expected, value)
 
 
 def _generic_size(keyword: str, expected: Any, value: Any) -> str:
     plural = "character" if isinstance(value, str) else "item"
     messages = {
-        "maxLength": f"{_show(value)} is {len(value) if isinstance(value, str) else 0} "
+        "maxLength": f"{show(value)} is {len(value) if isinstance(value, str) else 0} "
                      f"characters long; the limit is {expected}",
         "minLength": "must not be empty" if expected == 1 else
                      f"must be at least {expected} {plural}s long",
@@ -195,12 +235,28 @@ def _hint(error: jsonschema.ValidationError, doc: Document, path: JsonPath) -> s
         return _dns_label_hint(error.instance)
     if hint == "quote the value":
         return None
+    if error.validator == "pattern" and isinstance(error.instance, str) \
+            and unusual(error.instance):
+        return _retype_hint(error.instance, str(error.validator_value), hint)
     return hint
 
 
+def _retype_hint(value: str, pattern: str, hint: str | None) -> str:
+    """Type the value again in plain ASCII: with an example when the look-alikes replaced
+    and the invisible characters dropped give a valid value."""
+    fixed = as_ascii(value)
+    retype = "type it again in plain ASCII"
+    if fixed and fixed != value and ecma_regex(pattern).search(fixed):
+        return f"{retype}, e.g. {show(fixed)}"
+    return f"{retype}; {hint}" if hint else retype
+
+
 def _dns_label_hint(value: Any) -> str:
-    suggestion = re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
+    text = str(value)
+    suggestion = re.sub(r"[^a-z0-9]+", "-", as_ascii(text).lower()).strip("-")
     base = "use lowercase letters, digits and '-', starting and ending with a letter or digit"
+    if unusual(text):
+        base = f"type it again in plain ASCII: {base[4:]}"
     return f"{base}, e.g. '{suggestion}'" if suggestion else base
 
 
@@ -213,7 +269,7 @@ def _unknown_keys(error: jsonschema.ValidationError, doc: Document,
         if key in known:
             continue
         hint = did_you_mean(key, known) or f"allowed keys: {', '.join(known)}"
-        yield _diagnostic(doc, path + (key,), f"{where(path)}: unknown key '{key}'", hint,
+        yield _diagnostic(doc, path + (key,), f"{show_path(path)}: unknown key {show(key)}", hint,
                           "unknown-key", key=True)
 
 
@@ -227,7 +283,7 @@ def _missing_keys(error: jsonschema.ValidationError, doc: Document,
     for key in required:
         if key not in instance and key not in misspelt:
             hint = _annotation(error, "x-hint")
-            yield _diagnostic(doc, path, f"{where(path)}: missing required key '{key}'",
+            yield _diagnostic(doc, path, f"{show_path(path)}: missing required key '{key}'",
                               None if hint == _DNS_LABEL_HINT else hint, "required")
 
 
@@ -236,10 +292,10 @@ def _property_name(error: jsonschema.ValidationError, doc: Document,
     key = str(error.instance)
     custom = _annotation(error, "x-message")
     if custom and error.validator == "pattern":
-        message = custom.format(value=_show(key))
+        message = custom.format(value=show(key)) + _why_not_plain(error)
     else:
-        message = f"key {_show(key)} {_generic(error)}"
-    return _diagnostic(doc, path + (key,), f"{where(path)}: {message}", _hint(error, doc, path),
+        message = f"key {show(key)} {_generic(error)}"
+    return _diagnostic(doc, path + (key,), f"{show_path(path)}: {message}", _hint(error, doc, path),
                        "key", key=True)
 
 
@@ -248,7 +304,7 @@ def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
     """if/then rules that forbid a key beside another (context beside language)."""
     trail = list(error.schema_path)
     if "then" not in trail:
-        yield _diagnostic(doc, path, f"{where(path)}: is not allowed here", None, "invalid")
+        yield _diagnostic(doc, path, f"{show_path(path)}: is not allowed here", None, "invalid")
         return
     rule = _value_at(root, tuple(trail[: trail.index("then")]))
     trigger = rule.get("if", {}).get("required", ["?"])[0]
@@ -260,7 +316,7 @@ def _forbidden_together(error: jsonschema.ValidationError, doc: Document,
             hint = ("'context' belongs to a custom dockerfile build" if key == "context" else
                     f"a custom Dockerfile installs its own dependencies: remove '{key}'")
             yield _diagnostic(doc, path + (key,),
-                              f"{where(path)}: '{key}' cannot be used with '{trigger}'", hint,
+                              f"{show_path(path)}: '{key}' cannot be used with '{trigger}'", hint,
                               "exclusive", key=True)
             return
 
@@ -282,11 +338,11 @@ def _explain_choice(error: jsonschema.ValidationError, doc: Document,
         return
     custom = _annotation(error, "x-message")
     if custom:
-        yield _diagnostic(doc, path, f"{where(path)}: {custom}", _annotation(error, "x-hint"),
+        yield _diagnostic(doc, path, f"{show_path(path)}: {custom}", _annotation(error, "x-hint"),
                           "choice")
         return
     kinds = [_type_words(s.get("type")) for s, _ in branches if isinstance(s, dict)]
-    yield _diagnostic(doc, path, f"{where(path)}: must be {' or '.join(kinds)}, "
+    yield _diagnostic(doc, path, f"{show_path(path)}: must be {' or '.join(kinds)}, "
                       f"not {_type_name(error.instance)}", _annotation(error, "x-hint"),
                       "type")
 
@@ -339,11 +395,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else _yaml_text(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _yaml_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -356,6 +407,6 @@ def _first_duplicate(value: Any) -> str:
     seen: list[Any] = []
     for item in value if isinstance(value, list) else []:
         if item in seen:
-            return _show(item)
+            return show(item)
         seen.append(item)
     return "an item"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, dedupe
-from pipelinectl.spec import checks, schema, yamlio
+from pipelinectl.spec import checks, schema, size, yamlio
 from pipelinectl.spec import model as spec
 from pipelinectl.spec.discover import display_name, pipeline_folder, repo_root
 from pipelinectl.spec.platform import Platform
@@ -48,7 +48,8 @@ def default_jobs() -> int:
 
 
 def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
-                   cwd: Path, jobs: int = 1, keep: bool = True) -> Report:
+                   cwd: Path, jobs: int = 1, keep: bool = True,
+                   measure: size.Measure | None = None) -> Report:
     """Every problem in every file, sorted; with `keep`, the pipelines of the valid files.
 
     Files are independent until the name-collision check, so with jobs > 1 a large monorepo is
@@ -57,7 +58,7 @@ def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
     report = Report()
     identities: list[Identity] = []
     for name, identity, pipeline, problems in _outcomes(
-            paths, _Job(platform, repo_id, cwd, keep), jobs):
+            paths, _Job(platform, repo_id, cwd, keep, measure), jobs):
         report.files.append(name)
         report.problems.extend(problems)
         if problems:
@@ -79,6 +80,7 @@ class _Job:
     repo_id: str | None
     cwd: Path
     keep: bool
+    measure: size.Measure | None = None
 
 
 def _outcomes(paths: list[Path], job: _Job, jobs: int) -> list[Outcome]:
@@ -108,6 +110,8 @@ def _validate_chunk(paths: list[Path], job: _Job) -> list[Outcome]:
         name = display_name(path, job.cwd)
         pipeline, problems = validate_one(path, name, repo_root(path.parent, roots),
                                           job.platform, job.repo_id)
+        if pipeline is not None and not problems:  # the size of what it renders to
+            problems = size.problems(pipeline, job.platform, job.measure)
         valid = pipeline if pipeline is not None and not problems else None
         identity = None if valid is None else Identity(
             valid.file, valid.metadata.team, valid.metadata.name,
@@ -152,9 +156,10 @@ def name_collisions(identities: list[Identity]) -> list[Diagnostic]:
 
 
 def load_pipelines(paths: list[Path], platform: Platform, repo_id: str | None,
-                   cwd: Path, jobs: int = 1) -> list[spec.Pipeline]:
+                   cwd: Path, jobs: int = 1,
+                   measure: size.Measure | None = None) -> list[spec.Pipeline]:
     """Valid pipelines, or InvalidInput with every problem: later commands start here."""
-    report = validate_files(paths, platform, repo_id, cwd, jobs)
+    report = validate_files(paths, platform, repo_id, cwd, jobs, measure=measure)
     if report.problems:
         raise InvalidInput(report.problems)
     return report.pipelines

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelinectl.spec import checks, policy, repofiles, yamlio
+from pipelinectl.spec import checks, credentials, policy, repofiles, yamlio
 from pipelinectl.spec import model as spec
 from tests.support.repo import VALID_SPEC
 
@@ -27,23 +27,73 @@ def tasks(*lines: str) -> spec.Pipeline:
     ("K", "AKIAIOSFODNN7EXAMPLE", "an AWS access key"),
     ("K", "-----BEGIN OPENSSH PRIVATE KEY-----", "a private key"),
     ("K", "ghp_" + "a" * 36, "a GitHub token"),
+    ("K", "github_pat_" + "a" * 30, "a GitHub token"),
     ("K", "glpat-" + "a" * 20, "a GitLab token"),
     ("K", "xoxb-1234567890-abc", "a Slack token"),
     ("K", "--password=hunter2", "a password or token assignment"),
+    ("K", "--token=abc", "a password or token assignment"),
     ("API_TOKEN", "abc", "a credential (the variable is named API_TOKEN)"),
     ("DB_PASSWORD", "x", "a credential (the variable is named DB_PASSWORD)"),
+    # issue 13: what the hand-kept list missed, found by detect-secrets' detectors
+    ("PGPASSWORD", "s3cret", "a credential (the variable is named PGPASSWORD)"),
+    ("MYSQL_PWD", "hunter2", "a credential (the variable is named MYSQL_PWD)"),
+    ("DB_PASS", "x9", "a credential (the variable is named DB_PASS)"),
+    ("SECRET_KEY", "abc", "a credential (the variable is named SECRET_KEY)"),
+    ("PGPASSWORD", "!#%", "a credential (the variable is named PGPASSWORD)"),
+    ("K", "sk_live_" + "a1" * 12, "a Stripe secret key"),
+    ("K", "AIza" + "b" * 35, "a Google API key"),
+    ("CONN", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + "A" * 86 + "==",
+     "an Azure storage account key"),
+    ("K", "SG." + "a" * 22 + "." + "b" * 43, "a SendGrid API Key"),
+    ("K", "line one\n" + "a" * 5000 + " password=hunter2", "a password or token assignment"),
 ])
 def test_credentials_are_recognised(name: str, value: str, kind: str) -> None:
-    assert checks.credential_kind(name, value) == kind
+    assert credentials.kind(name, value) == kind
 
 
 @pytest.mark.parametrize("name, value", [
     ("TZ", "Europe/London"), ("DB_URL", "postgres://db.example.org/cases"),
     ("TOKEN_URL", "https://auth.example.org/token"), ("API_TOKEN", ""),
-    ("PASSWORD_FILE", "/secrets/db/password"), ("MODE", "token-bucket"),
+    ("PASSWORD_FILE", "/secrets/db/password"), ("MODE", "token-bucket"), ("PWD", "/app"),
+    ("BYPASS", "yes"), ("DB_HOST", "10.0.0.5"), ("SHA", "a" * 64),
 ])
 def test_ordinary_values_are_not_credentials(name: str, value: str) -> None:
-    assert checks.credential_kind(name, value) is None
+    assert credentials.kind(name, value) is None
+
+
+@pytest.mark.parametrize("value", [
+    "password" * 4096, "api_key" * 4600, "sk-" * 10_000, "://a:" * 6000, "github_pat_" * 2900,
+    "'x' == password" * 2000,
+])
+def test_credential_check_stays_linear(value: str) -> None:
+    """detect-secrets' patterns backtrack on long hostile values ('password' * 4096 took 72 s
+    in its keyword detector): pipelinectl hands them bounded pieces."""
+    import time
+    started = time.process_time()
+    credentials.kind("NAME", value)
+    assert time.process_time() - started < 5  # seconds; typically 0.1
+
+
+def test_detectors_come_from_detect_secrets_and_are_cached(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    credentials.detectors.cache_clear()
+    try:
+        found = credentials.detectors()
+        types = {d.secret_type for d in found}
+        assert {"Stripe Access Key", "Secret Keyword", "AWS Access Key"} <= types
+        assert "Public IP (ipv4)" not in types
+        assert found[-1].secret_type == "Secret Keyword"
+        record = list((tmp_path / "pipelinectl").glob("detect-secrets-*.json"))
+        assert len(record) == 1
+        credentials.detectors.cache_clear()
+        assert credentials.detectors() == found  # read back from the record
+        record[0].write_text('{"format": 1, "detectors": [{"module": 1}]}')
+        credentials.detectors.cache_clear()
+        assert credentials.detectors() == found  # a broken record is made again
+    finally:
+        credentials.detectors.cache_clear()
 
 
 def test_chain_and_order() -> None:
@@ -72,9 +122,39 @@ def test_cycle_in_a_long_chain_does_not_recurse() -> None:
     ("TZ=UTC 0 7 * * *", "'TZ=UTC 0 7 * * *' has 6 fields; cron needs 5"),
     ("60 * * * *", "'60 * * * *': minute 60 is out of range (0-59)"),
     ("0 0 31 4 *", "'0 0 31 4 *' never runs"),
+    # issue 13: what Kubernetes (robfig/cron v3) refuses
+    ("0 7 * * 7", "'0 7 * * 7': day-of-week 7 is out of range (0-6)"),
+    ("1-0 * * * *", "'1-0 * * * *': minute range '1-0' ends before it starts"),
+    ("0 0 * * sat-sun", "'0 0 * * sat-sun': day-of-week range 'sat-sun' ends before it starts"),
+    ("*/0 * * * *", "'*/0 * * * *': minute step in '*/0' must be at least 1"),
+    ("? * * * *", "'? * * * *': minute field '?': '?' is only allowed in day-of-month and "
+                  "day-of-week"),
+    ("0 0 * * MONDAY", "'0 0 * * MONDAY': day-of-week field 'MONDAY': 'MONDAY' is not a "
+                       "day-of-week"),
+    ("0 0 JAN * *", "'0 0 JAN * *': day-of-month field 'JAN': 'JAN' is not a day-of-month"),
+    ("@every 1h", "'@every 1h' is not a supported cron macro"),
+    (" @daily", None), ("0 7 * * 0", None), ("0 7 * * SUN", None), ("0 0 ? * MON-FRI", None),
+    ("0 7\n* * *", "'0 7\\n* * *' has a character cron does not read: '\\n' is a control "
+                  "character (U+000A line feed)"),
+    ("0 7 * * \u202e1", "'0 7 * * \\u202e1' has a character cron does not read: '\\u202e' "
+                       "(U+202E RIGHT-TO-LEFT OVERRIDE) is an invisible character that "
+                       "reorders how text is shown"),
+    ("9" * 150 + " * * * *", "'" + "9" * 76 + "...: minute 999999999... is out of range "
+                             "(0-59)"),
 ])
 def test_cron(expression: str, problem: str | None) -> None:
-    assert checks.cron_problem(expression) == problem
+    found = checks.cron_problem(expression)
+    assert (found[0] if found else None) == problem
+
+
+def test_cron_hints() -> None:
+    assert checks.cron_problem("0 7 * * 7") == (
+        "'0 7 * * 7': day-of-week 7 is out of range (0-6)",
+        "Kubernetes counts Sunday as 0 (or SUN), never 7")
+    assert checks.cron_problem("@every 1h") == (
+        "'@every 1h' is not a supported cron macro",
+        "use one of @hourly, @daily, @weekly, @monthly (Airflow has no @every: write it as "
+        "cron, e.g. \"*/30 * * * *\")")
 
 
 @pytest.mark.parametrize("reference, normalized", [
