@@ -49,7 +49,7 @@ def test_a_pipeline_near_the_limit_is_rendered_and_measured(run, tmp_path: Path)
     result = run("validate", cwd=tmp_path)
     assert result.code == 1
     assert result.out == (
-        "pipeline.yaml:10:1: tasks: the pipeline renders to a DAG file of 1.0 MiB; the limit "
+        "pipeline.yaml:9:1: tasks: the pipeline renders to a DAG file of 1.0 MiB; the limit "
         "for a DAG file is 1 MiB\n" + HINT + "1 problem in 1 of 1 pipeline file\n")
     write(tmp_path / "pipeline.yaml", spec("airflow", 4 * 1024, 1, 60))
     assert run("validate", cwd=tmp_path).code == 0  # rendered, measured, fits
