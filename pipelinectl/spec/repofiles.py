@@ -165,17 +165,16 @@ def _read(found: Path, shown: str, problems: Collector) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line, column = _line_column(raw, exc.start)
+        prefix = raw[:exc.start].decode("utf-8")  # valid up to the bad byte
+        line, column = _line_column(prefix, len(prefix))
         problems.add(Location(shown, line, column),
                      f"the dependency file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
                      "save it as UTF-8 text", "dependencies")
         return None
 
 
-def _line_column(data: bytes | str, offset: int) -> tuple[int, int]:
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    line = data.count(newline, 0, offset) + 1  # type: ignore[arg-type]
-    return line, offset - (data.rfind(newline, 0, offset) + 1) + 1  # type: ignore[arg-type]
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _check_renv_lock(found: Path, shown: str, problems: Collector) -> None:
