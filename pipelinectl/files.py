@@ -121,6 +121,32 @@ def write_under(root: Path, relative: str, data: bytes, mode: int | None = None)
     return folder / path.name
 
 
+def write_report(path: Path, text: str) -> None:
+    """A report file named on the command line (`validate -o`, `plan -o`), written in place:
+    it may be a device or a pipe the user means; a failure is a user error naming it."""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}",
+                        hint="name a file in a writable folder with room to spare") from None
+
+
+def create_new(path: Path, data: bytes) -> None:
+    """A new file that must not exist yet, never through a symlink at its name (O_EXCL with
+    O_NOFOLLOW): `init` writes only files it creates."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        raise UserError(f"{path} already exists (or is a symlink)",
+                        hint="choose an empty folder") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}",
+                        hint="choose a writable folder") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
 def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 

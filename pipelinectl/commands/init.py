@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipelinectl import wiring
+from pipelinectl import files, wiring
 from pipelinectl.errors import EXIT_OK, InvalidInput, PipelinectlError, UserError
 from pipelinectl.spec import platform, schema
 from pipelinectl.spec.discover import display_name, repo_root
@@ -70,26 +70,38 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     config = wiring.load_platform(args.platform, environ)
     target = (cwd / args.directory).resolve()
     spec_path = target / PIPELINE_FILE
-    if spec_path.exists():
+    if spec_path.exists() or spec_path.is_symlink():
         raise UserError(f"{display_name(spec_path, cwd)} already exists",
                         hint="choose another directory, or edit the existing file")
-    name = args.name or _name_from(target)
+    name = _checked_name(args.name) if args.name else _name_from(target)
+    if args.schema_url is not None and not args.schema_url.isprintable():
+        raise UserError("--schema-url: a URL on one line, without control characters",
+                        hint="e.g. --schema-url https://example.org/pipeline.schema.json")
     team = _team(args.team, config)
     version = _version(args.language, config)
-    files = _files(args.language, name, team, version, _schema_url(args, target))
-    existing = [n for n in files if (target / n).exists()]
+    contents = _files(args.language, name, team, version, _schema_url(args, target))
+    existing = [n for n in contents if (target / n).exists() or (target / n).is_symlink()]
     if existing:
         raise UserError(f"{display_name(target / existing[0], cwd)} already exists",
                         hint="init writes pipeline.yaml, an example script and a dependency "
                              "file; choose an empty directory")
-    _write(target, files)
+    _write(target, contents)
     if not args.schema_url:
         _write_schema_copy(repo_root(target))
     _check_result(spec_path, cwd, config)
-    for file in files:
+    for file in contents:
         print(f"created {display_name(target / file, cwd)}")
     print(f"next: edit the files, then run: pipelinectl validate {display_name(spec_path, cwd)}")
     return EXIT_OK
+
+
+def _checked_name(name: str) -> str:
+    """--name, checked before anything is written: it becomes metadata.name."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", name):
+        raise UserError(f"--name {name!r} is not a pipeline name",
+                        hint="use 1 to 40 lowercase letters, digits and '-', starting and "
+                             "ending with a letter or digit, e.g. --name covid-cases-daily")
+    return name
 
 
 def _name_from(target: Path) -> str:
@@ -167,18 +179,27 @@ def _description(name: str) -> str:
             "Version: 0.0.1\nDepends: R (>= 4.0)\n")
 
 
-def _write(target: Path, files: dict[str, str]) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        (target / name).write_text(content, encoding="utf-8")
+def _write(target: Path, contents: dict[str, str]) -> None:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {target}: {exc.strerror or exc}",
+                        hint="choose a folder you can write to") from None
+    for name, content in contents.items():
+        files.create_new(target / name, content.encode("utf-8"))
 
 
 def _write_schema_copy(root: Path) -> None:
-    copy = root / SCHEMA_COPY
+    """The editor's copy of the schema, in pipelinectl's own folder of the repository (a real
+    folder it makes: never through a committed symlink)."""
     text = schema.schema_text("pipeline")
-    if not copy.exists() or copy.read_text(encoding="utf-8") != text:
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_text(text, encoding="utf-8")
+    copy = files.checked_below(root, SCHEMA_COPY)
+    try:
+        current = files.read_regular(copy, len(text.encode()) + 1).decode("utf-8", "replace")
+    except (OSError, files.NotRegular):
+        current = None
+    if current != text:
+        files.write_under(root, SCHEMA_COPY, text.encode("utf-8"))
 
 
 def _check_result(spec_path: Path, cwd: Path, config: platform.Platform) -> None:

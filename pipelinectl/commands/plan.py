@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelinectl import wiring
+import yaml
+
+from pipelinectl import files, wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.deploy import state
 from pipelinectl.deploy.ports import Cluster, Delivery
-from pipelinectl.errors import EXIT_OK
+from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import changes, outputs
+from pipelinectl.render.outputs import MAX_RENDERED_BYTES
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
 from pipelinectl.textsafe import code_span, fence, inline
@@ -80,21 +83,39 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     entries = _entries(new, old, image_words)
     text = _markdown(entries) if args.format == "markdown" else _text(entries)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        files.write_report(Path(args.output), text)
     sys.stdout.write(text)
     return EXIT_OK
 
 
 def _against_folder(folder: Path, only: set[str] | None) -> dict[str, str]:
-    """The render output of the target branch (only `only`'s files when PATHs were given)."""
+    """The render output of the target branch (only `only`'s files when PATHs were given):
+    files pipelinectl rendered, each read back into a summary now, so that one it cannot read
+    is a clear error here, not a crash later."""
+    if not folder.is_dir():
+        raise UserError(f"--against {folder}: not a folder",
+                        hint="name the output folder of `pipelinectl render -o DIR`")
     found = {}
     for kind in (RENDERED_KUBERNETES_DIR, RENDERED_AIRFLOW_DIR):
         for path in sorted((folder / kind).glob("*/*")):
-            if path.suffix in (".yaml", ".py") and path.is_file():
+            if path.suffix in (".yaml", ".py") and path.is_file() and not path.is_symlink():
                 relative = path.relative_to(folder).as_posix()
                 if only is None or relative in only:
-                    found[relative] = path.read_text(encoding="utf-8")
+                    found[relative] = _rendered_text(path, relative)
     return found
+
+
+def _rendered_text(path: Path, relative: str) -> str:
+    try:
+        text = files.read_regular(path, MAX_RENDERED_BYTES).decode("utf-8")
+        changes.summarize(relative, text)
+    except (OSError, files.NotRegular, UnicodeDecodeError, *_UNREADABLE) as exc:
+        reason = (str(exc).splitlines() or [""])[0][:200]
+        raise UserError(f"{path}: not a file pipelinectl rendered ({type(exc).__name__}: "
+                        f"{reason})",
+                        hint="--against takes the folder of a `pipelinectl render -o DIR` "
+                             "run, unchanged") from None
+    return text
 
 
 def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
@@ -155,18 +176,35 @@ def _entries(new: Mapping[str, tuple[str, str]], old: Mapping[str, str],
         before = old.get(path)
         if before == text:
             continue
-        old_summary = changes.summarize(path, before) if before is not None else None
-        new_summary = changes.summarize(path, text) if text is not None else None
+        old_summary = _summary(path, before)
+        new_summary = _summary(path, text)
         words = changes.describe(old_summary, new_summary)
         if image_words.get(path):
             words = [w for w in words if not w.startswith("image ")] + list(image_words[path])
         summary = new_summary or old_summary
-        assert summary is not None
-        where = summary.name if summary.kind == "DAG" else \
-            f"{path.split('/')[1]}/{summary.name}"
-        title = f"{name or summary.name} ({summary.kind} {where})"
+        if summary is None:  # a live object that cannot be read as one pipelinectl rendered
+            title = f"{name or path} ({path})"
+        else:
+            where = summary.name if summary.kind == "DAG" else \
+                f"{path.split('/')[1]}/{summary.name}"
+            title = f"{name or summary.name} ({summary.kind} {where})"
         entries.append(Entry(title, path, before, text, words))
     return entries
+
+
+_UNREADABLE = (ValueError, SyntaxError, KeyError, TypeError, IndexError, AttributeError,
+               RecursionError, yaml.YAMLError)
+
+
+def _summary(path: str, text: str | None) -> changes.Summary | None:
+    """The summary of a rendering; None when there is none, or when a live object edited by
+    hand cannot be read as one (the diff still shows it)."""
+    if text is None:
+        return None
+    try:
+        return changes.summarize(path, text)
+    except _UNREADABLE:
+        return None
 
 
 def _text(entries: list[Entry]) -> str:

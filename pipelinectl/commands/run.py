@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelinectl import files, wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
-from pipelinectl.local import runner
+from pipelinectl.local import inputs, runner
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.vocabulary import RUNS_DIR
@@ -37,11 +37,11 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     [pipeline], root = loaded.pipelines, loaded.root
     tasks = _selected(pipeline, args.task or [])
     # every input before the build: a mistake costs no build and starts no container
-    secrets = runner.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
+    secrets = inputs.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
                                   {s for t in tasks for s in t.secrets})
-    extra = runner.read_env_file(Path(args.env_file)) if args.env_file else {}
+    extra = inputs.read_env_file(Path(args.env_file)) if args.env_file else {}
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    env = runner.environments(pipeline, tasks, secrets, extra, f"local__{stamp}")
+    env = inputs.environments(pipeline, tasks, secrets, extra, f"local__{stamp}")
     workspace = _workspace(root, pipeline)
     _assumed(pipeline, tasks, workspace)
     [plan] = loaded.plans()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import wiring
+from pipelinectl import files, wiring
 from pipelinectl.errors import EXIT_OK, EXIT_USER, InvalidInput
 from pipelinectl.spec import output, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
@@ -30,7 +30,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     root = repo_root(cwd)
     rendered = output.render(args.format, report, root)
     if args.output:
-        Path(args.output).write_text(rendered, encoding="utf-8")
+        files.write_report(Path(args.output), rendered)
         if args.format != "text":
             rendered = output.text(report, root)
     sys.stdout.write(rendered)
