@@ -117,7 +117,7 @@ def find_cli(environ: Mapping[str, str]) -> str:
         "no docker CLI that can build with BuildKit"
         + (f" ({'; '.join(refused)})" if refused else " (no `docker` on PATH)"),
         hint=f"install docker with the buildx plugin (Debian: docker.io or docker-buildx), "
-             f"or set {ENV_CLI} to a docker CLI that has it")
+             f"or set {ENV_CLI} to a docker CLI that has it; see docs/install.md")
 
 
 def _on_path(program: str, path: str) -> list[str]:
@@ -253,7 +253,7 @@ def _failure(log: BuildLog, dockerfile: str, host: str) -> UserError:
             f"base image {image} was not found: not in the local image store, and its "
             "registry did not serve it",
             hint="check the platform's base_images (or the Dockerfile's FROM), pull it, or "
-                 "log in to its registry")
+                 "log in to its registry; see docs/how-to/pin-base-images.md")
     exit_code = _EXIT_CODE.search(text)
     if step is not None:
         code = f" with exit code {exit_code.group(1)}" if exit_code else ""

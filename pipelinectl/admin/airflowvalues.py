@@ -56,7 +56,8 @@ def values(platform: Platform, worker_service_account: str) -> dict[str, Any]:
             location=platform.source.at(("airflow", "dags", "directory")),
             hint="mount that folder as the DAGs folder of every Airflow component (for "
                  "example dags.persistence with an existing claim), or deliver DAGs with "
-                 "airflow.dags.git or airflow.dags.configmap")
+                 "airflow.dags.git or airflow.dags.configmap; see "
+                 "docs/how-to/platform-setup.md#3-give-airflow-the-dags")
     doc: dict[str, Any] = {}
     if delivery.kind == "git":
         doc["dags"] = {"gitSync": git_sync(platform)}

@@ -145,7 +145,8 @@ def _custom(pipeline: Pipeline, pipeline_dir: Path, tracked: Tracked | None) -> 
         raise UserError(
             f"image.dockerfile {image.dockerfile!r} is outside image.context "
             f"{image.context or '.'!r}", location=pipeline.source.at(("image", "dockerfile")),
-            hint="put the Dockerfile inside the build context, or widen image.context") from None
+            hint="put the Dockerfile inside the build context, or widen image.context; see "
+                 "docs/tutorials/python-custom-dockerfile.md") from None
     _require_tracked(dockerfile, tracked, display(pipeline, image.dockerfile))
     ignore = _ignore_patterns(context, (), tracked) + ["!" + inside]
     entries = list(_tree(context, "", ignore, tracked))

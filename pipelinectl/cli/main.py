@@ -30,7 +30,10 @@ ISSUE_TRACKER = "the pipelinectl issue tracker"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipelinectl",
-        description="Validate, build and deploy R and Python data pipelines from git.")
+        description="Validate, build and deploy R and Python data pipelines from git.",
+        epilog="Documentation: docs/ in the pipelinectl repository (mkdocs serve); start with "
+               "docs/tutorials/first-r-pipeline.md; every option in "
+               "docs/reference/commands.md.")
     parser.add_argument("--version", action="version", version=f"pipelinectl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_validate, _schema, _init, _build, _render, _deploy, _plan, _run, _platform,
@@ -273,7 +276,8 @@ def _internal_error(exc: Exception) -> int:
     sys.stderr.write(
         f"internal error: {type(exc).__name__}: {exc}\n"
         f"  this is a bug in pipelinectl {__version__}; please report it to {ISSUE_TRACKER} "
-        "with the command you ran (set PIPELINECTL_DEBUG=1 for a traceback)\n")
+        "with the command you ran (set PIPELINECTL_DEBUG=1 for a traceback; "
+        "docs/reference/exit-codes.md)\n")
     return EXIT_INTERNAL
 
 

@@ -82,7 +82,8 @@ def _environment(config: Platform, branch: str | None) -> str:
     mapping = ", ".join(f"{b} -> {n}" for n, b in sorted(config.environments.items()))
     raise UserError(f"branch {branch or '(detached HEAD)'} deploys to no environment",
                     hint=f"the platform maps {mapping}; feature branches never deploy (in CI "
-                         "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME)")
+                         "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME); see "
+                         "docs/reference/platform.md#environments")
 
 
 def _team_namespaces(config: Platform, repo_id: str | None) -> tuple[str, ...]:

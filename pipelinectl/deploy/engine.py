@@ -48,7 +48,7 @@ NEEDED = (("patch", "CronJob"), ("delete", "CronJob"), ("patch", "ConfigMap"),
 DAG_KINDS = ("ConfigMap",)
 DAG_NEEDED = (("patch", "ConfigMap"),)
 DEPTH_HINT = ("fetch the full history: GitLab `variables: {GIT_DEPTH: 0}`, GitHub "
-              "actions/checkout `fetch-depth: 0`")
+              "actions/checkout `fetch-depth: 0` (docs/how-to/gitlab.md, docs/how-to/github.md)")
 
 
 class Refused(UserError):
@@ -223,7 +223,8 @@ def _guard(item: Desired, previous: State | None, ctx: DeployContext) -> None:
         f"{item.pipeline}: commit {ctx.commit[:12]} does not descend from the deployed "
         f"commit {deployed[:12]}: refusing to roll {item.namespace} back (a stale CI job?)",
         hint="deploy a newer commit; to go back, `git revert` and push. --force overrides "
-             "(and is recorded in the history)")
+             "(and is recorded in the history); see "
+             "docs/explanation/how-deploy-decides.md#the-stale-commit-guard")
 
 
 def _access(namespaces: list[str], teams: set[str], ctx: DeployContext) -> list[str]:

@@ -41,7 +41,8 @@ class StateError(UserError):
         meta = obj.get("metadata", {})
         super().__init__(message, hint=f"inspect it with kubectl -n {meta.get('namespace', '?')} "
                                        f"get configmap {meta.get('name', '?')} -o yaml; delete "
-                                       "it to start over (the next deploy records a new one)")
+                                       "it to start over (the next deploy records a new one); "
+                                       "see docs/reference/state.md#when-a-state-object-is-wrong")
 
 
 @dataclass(frozen=True, order=True)

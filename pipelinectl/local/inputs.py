@@ -35,7 +35,8 @@ def read_secrets(folder: Path | None, names: set[str]) -> dict[str, dict[str, st
     if missing:
         raise UserError(f"Secrets not found for a local run: {', '.join(missing)}",
                         hint="pass --secrets-dir DIR with one folder per Secret and one file "
-                             "per key (DIR/<secret>/<KEY>), as Kubernetes mounts them")
+                             "per key (DIR/<secret>/<KEY>), as Kubernetes mounts them; see "
+                             "docs/how-to/secrets.md#run-locally-with-secrets")
     if problems:
         raise InvalidInput(problems)
     return found

@@ -3,7 +3,9 @@
 Change the pipeline.yaml in git and deploy: this file is replaced. Everything that came from
 the spec is in PIPELINE, as plain literals; the code after it is the same in every DAG.
 Spec values reach each task exactly as written: the task classes below have no template
-fields, so Airflow's Jinja never evaluates them in the worker.
+fields, so Airflow's Jinja never evaluates them in the worker. Why the file is static, and
+what it holds: docs/explanation/static-dag-files.md and
+docs/reference/rendered-objects.md#airflow-dag-files in the pipelinectl repository.
 """
 
 from __future__ import annotations
