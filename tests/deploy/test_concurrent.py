@@ -52,11 +52,12 @@ def test_the_newer_of_two_racing_deploys_always_wins(git_repo: Path, fake: FakeK
         start = threading.Barrier(2)
         results: dict[str, bool] = {}
 
-        def race(tree: Path, sha: str) -> None:
+        def race(tree: Path, sha: str, start: threading.Barrier,
+                 results: dict[str, bool]) -> None:
             start.wait()
             results[sha] = deploy(tree)
 
-        threads = [threading.Thread(target=race, args=(tree, sha))
+        threads = [threading.Thread(target=race, args=(tree, sha, start, results))
                    for tree, sha in zip(trees, (older, newer), strict=True)]
         for thread in threads:
             thread.start()
