@@ -6,6 +6,7 @@ refuse duplicate keys, unknown tags and alias bombs, and remember where every ke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -96,6 +97,7 @@ def load_bytes(raw: bytes, name: str) -> Document:
         _fail(name, 1, 1, "file is larger than 1 MiB", "split it, or move data out of the spec",
               "too-large")
     text = _decode(raw, name)
+    _check_characters(text, name)
     try:
         return _load(text, name, _Loader)
     except _Refused as refused:
@@ -139,6 +141,26 @@ def _decode(raw: bytes, name: str) -> str:
         _fail(name, line, col, f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
               "save the file with UTF-8 encoding", "encoding")
     return text.removeprefix("\ufeff")
+
+
+# What YAML reads at all (its printable set): TAB, LF, CR and NEL of the C0/C1 controls,
+# no surrogates, no U+FFFE/U+FFFF. Anything else is refused by the parser's reader, even in a
+# comment, with an error that has no line (it ended in exit 3): found here first, located.
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd"
+                       "\U00010000-\U0010ffff]")
+
+
+def _check_characters(text: str, name: str) -> None:
+    found = _NOT_YAML.search(text)
+    if found is None:
+        return
+    offset, char = found.start(), found.group()
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    escape = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    _fail(name, line, col, f"character {char!r} (U+{ord(char):04X}) is not allowed in YAML, "
+          "not even in a comment", f"delete it; inside a double-quoted string write it as "
+          f"\"{escape}\"", "yaml-character")
 
 
 def _events(text: str, loader: Any) -> Iterator[Any]:

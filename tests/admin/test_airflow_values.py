@@ -178,7 +178,7 @@ def test_a_path_that_is_not_a_relative_folder_with_known_placeholders_is_refused
 
 
 def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
-    repo = 'https://git.example.org/d"a\'ta.git malicious: [x] # ${HOME} {x}'
+    repo = 'https://git.example.org/d"a\'ta.git malicious: [x] ${HOME} {x}'
     text = PLATFORMS["git"].replace('"https://ci-bot:s3cret@git.example.org/data/dags.git"',
                                     json.dumps(repo)).replace("branch: dags",
                                                               'branch: "x\\" - y: [z]"')
@@ -201,8 +201,8 @@ def test_control_characters_are_refused_where_the_file_says_them(
         load(tmp_path, text)
     assert caught.value.render() == (
         f"platform.yaml:{line}:{len(field) + 9}: airflow.dags.git.{field}: 'a\\nb: c' contains "
-        "a control character\n  hint: write it on one line, without tabs or other control "
-        "characters")
+        "a control character: '\\n' is a control character (U+000A line feed)\n"
+        "  hint: type it again in plain ASCII, e.g. 'ab: c'")
 
 
 @pytest.mark.parametrize(("old", "new", "where"), [
@@ -259,7 +259,8 @@ def test_directory_delivery_is_a_user_error_with_a_hint(run, tmp_path: Path) -> 
         "values to generate for it\n"
         "  hint: mount that folder as the DAGs folder of every Airflow component (for "
         "example dags.persistence with an existing claim), or deliver DAGs with "
-        "airflow.dags.git or airflow.dags.configmap\n")
+        "airflow.dags.git or airflow.dags.configmap; see "
+        "docs/how-to/platform-setup.md#3-give-airflow-the-dags\n")
 
 
 def test_a_real_airflow_reads_the_connection_as_in_cluster(airflow_python: str,

@@ -64,4 +64,5 @@ def test_a_state_object_not_written_by_us_is_an_error(data: dict[str, str], mess
     assert str(failed.value) == message
     assert failed.value.hint == ("inspect it with kubectl -n ? get configmap "
                                  "pipelinectl-state-etl -o yaml; delete it to start over (the "
-                                 "next deploy records a new one)")
+                                 "next deploy records a new one); see "
+                                 "docs/reference/state.md#when-a-state-object-is-wrong")
