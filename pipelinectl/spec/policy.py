@@ -3,20 +3,37 @@ base images."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from pipelinectl.errors import Collector, Location, did_you_mean
-from pipelinectl.spec import repofiles
+from pipelinectl.spec import dockerfile, repofiles
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.spec.platform import Platform, Team
 from pipelinectl.spec.yamlio import where
 from pipelinectl.units import parse_quantity, quantity_problem
 
 REPO_ID_VARIABLES = ("CI_PROJECT_PATH", "GITHUB_REPOSITORY")
-_ARG = re.compile(r"^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)
-_FROM = re.compile(r"^FROM\s+(.*)$", re.IGNORECASE)
-_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+DOCKERFILE_LIMIT = 1024 * 1024  # bytes
+# distribution/reference's grammar, piece by piece (no backtracking on hostile names)
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_HOST_LABEL = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?")
+_TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_SHOWN = {"syntax": "# syntax=", "from": "FROM ", "copy-from": "COPY --from=",
+          "mount-from": "RUN --mount from="}
+_REFUSED = {
+    "syntax": ("frontend image registry is not allowed by the platform",
+               "; or delete the line: the builder has a Dockerfile frontend of its own"),
+    "from": ("base image registry is not allowed by the platform", ""),
+    "copy-from": ("image registry is not allowed by the platform",
+                  "; or copy from a build stage (FROM <image> AS <name>)"),
+    "mount-from": ("image registry is not allowed by the platform",
+                   "; or mount a build stage (FROM <image> AS <name>)"),
+}
+_LEGACY = "; builders before BuildKit 0.10 (docker 20.10's) read this line as an instruction"
 
 
 def check(pipeline: Pipeline, platform: Platform, repo_id: str | None, repo_root: Path,
@@ -30,7 +47,7 @@ def check(pipeline: Pipeline, platform: Platform, repo_id: str | None, repo_root
     if pipeline.image.dockerfile is not None:
         found, _ = repofiles.inside(repo_root, pipeline_dir, pipeline.image.dockerfile)
         if found is not None and found.is_file():
-            _check_from_lines(pipeline, platform, found, problems)
+            _check_dockerfile(pipeline, platform, found, problems)
 
 
 def _check_team(pipeline: Pipeline, platform: Platform, problems: Collector) -> Team | None:
@@ -85,101 +102,131 @@ def _check_base_image(pipeline: Pipeline, platform: Platform, problems: Collecto
 
 
 def normalize_image(reference: str) -> str:
-    """An image reference as registry/path, without tag or digest.
+    """An image reference as registry/path, without tag or digest, as docker reads it
+    (distribution/reference ParseNormalizedNamed); ValueError if it is not one.
 
-    python:3.12 -> docker.io/library/python; rocker/r-ver -> docker.io/rocker/r-ver.
+    python:3.12 -> docker.io/library/python; rocker/r-ver -> docker.io/rocker/r-ver;
+    index.docker.io/x -> docker.io/library/x. A first part with `.` or `:`, `localhost` or an
+    upper-case letter is a registry (`Docker.io` is not Docker Hub).
     """
-    name = reference.split("@", 1)[0]
-    last_slash = name.rfind("/")
-    if ":" in name[last_slash + 1:]:
-        name = name[: name.rfind(":")]
-    parts = name.split("/")
-    if parts[0] == "index.docker.io":
-        parts[0] = "docker.io"
-    if len(parts) == 1:
-        return "docker.io/library/" + parts[0]
-    if "." in parts[0] or ":" in parts[0] or parts[0] == "localhost":
-        return "/".join(parts)
-    return "docker.io/" + "/".join(parts)
+    if len(reference) > 512:
+        raise ValueError("longer than 512 characters")
+    first, slash, rest = reference.partition("/")
+    if slash and (any(c in first for c in ".:") or first == "localhost" or first.lower() != first):
+        domain, remainder = first, rest
+    else:
+        domain, remainder = "docker.io", reference
+    domain = "docker.io" if domain == "index.docker.io" else domain
+    if domain == "docker.io" and "/" not in remainder:
+        remainder = "library/" + remainder
+    name, at, digest = remainder.partition("@")
+    name, colon, tag = name.partition(":") if ":" in name.rpartition("/")[2] else (name, "", "")
+    if (at and not _DIGEST.fullmatch(digest)) or (colon and not _TAG.fullmatch(tag)) or \
+            not _domain_ok(domain) or len(domain) + 1 + len(name) > 255 or \
+            not all(_PATH_COMPONENT.fullmatch(part) for part in name.split("/")):
+        raise ValueError("not an image reference")
+    return f"{domain}/{name}"
+
+
+def _domain_ok(domain: str) -> bool:
+    host, colon, port = domain.rpartition(":") if not domain.endswith("]") else (domain, "", "")
+    if not colon:
+        host = domain
+    elif not port.isascii() or not port.isdigit():
+        return False
+    if host.startswith("[") and host.endswith("]"):
+        return bool(re.fullmatch(r"[0-9a-fA-F:]+", host[1:-1]))
+    return all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
 
 
 def image_allowed(reference: str, allowed: tuple[str, ...]) -> bool:
-    name = normalize_image(reference)
-    prefixes = [a.rstrip("/").replace("index.docker.io", "docker.io", 1) for a in allowed]
+    try:
+        name = normalize_image(reference)
+    except ValueError:
+        return False
+    prefixes = [_registry_prefix(a.rstrip("/")) for a in allowed]
     return any(name == p or name.startswith(p + "/") for p in prefixes)
 
 
-def _check_from_lines(pipeline: Pipeline, platform: Platform, dockerfile: Path,
+def _registry_prefix(entry: str) -> str:
+    first, slash, rest = entry.partition("/")
+    return "docker.io" + slash + rest if first == "index.docker.io" else entry
+
+
+def _check_dockerfile(pipeline: Pipeline, platform: Platform, path: Path,
                       problems: Collector) -> None:
     assert pipeline.image.dockerfile is not None
     shown = repofiles.display(pipeline, pipeline.image.dockerfile)
-    try:
-        text = dockerfile.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(Location(shown, 1, 1), f"cannot read the Dockerfile: {exc}", None,
-                     "dockerfile")
+    text = read_dockerfile(path, shown, problems)
+    if text is None:
         return
-    for number, image, reason in from_images(text):
-        location = Location(shown, number, 1)
-        if reason:
-            problems.add(location, f"FROM {image}: {reason}",
-                         "write the base image in full, or give the ARG a default",
-                         "base-image")
-        elif not image_allowed(image, platform.allowed_base_registries):
-            allowed = ", ".join(platform.allowed_base_registries) or "none"
-            problems.add(location, f"FROM {image}: base image registry is not allowed by "
-                         "the platform", f"allowed registries: {allowed}", "base-image")
+    parsed = dockerfile.parse(text)
+    for error in parsed.errors:
+        problems.add(Location(shown, error.line, 1), f"Dockerfile: {error.message}", error.hint,
+                     "dockerfile")
+    for reference in parsed.references:
+        _check_reference(reference, platform, Location(shown, reference.line, 1), problems)
+
+
+def _check_reference(reference: dockerfile.Reference, platform: Platform, location: Location,
+                     problems: Collector) -> None:
+    what = ("ONBUILD " if reference.onbuild else "") + _SHOWN[reference.kind] + reference.image
+    code = "base-image" if reference.kind == "from" else "dockerfile-image"
+    note = _LEGACY if reference.legacy else ""
+    if reference.problem is not None:
+        problems.add(location, f"{what}: {reference.problem}", f"{reference.hint}{note}", code)
+    elif not _is_reference(reference.image):
+        problems.add(location, f"{what}: not a valid image reference",
+                     f"write it as [registry/]repository[:tag][@digest], the repository in "
+                     f"lower case{note}", code)
+    elif not image_allowed(reference.image, platform.allowed_base_registries):
+        allowed = ", ".join(platform.allowed_base_registries) or "none"
+        message, other = _REFUSED[reference.kind]
+        problems.add(location, f"{what}: {message}",
+                     f"allowed registries: {allowed}{other}{note}", code)
+
+
+def _is_reference(image: str) -> bool:
+    try:
+        normalize_image(image)
+    except ValueError:
+        return False
+    return True
+
+
+def read_dockerfile(path: Path, shown: str, problems: Collector) -> str | None:
+    """The Dockerfile's text: a regular file (opened without following a final symlink and
+    without waiting on a FIFO), at most DOCKERFILE_LIMIT bytes, UTF-8; else a problem."""
+    location, hint = Location(shown, 1, 1), "make the Dockerfile a regular UTF-8 text file"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        problems.add(location, f"cannot read the Dockerfile: {exc.strerror}", hint, "dockerfile")
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            problems.add(location, "the Dockerfile is not a regular file", hint, "dockerfile")
+            return None
+        data = handle.read(DOCKERFILE_LIMIT + 1)
+    if len(data) > DOCKERFILE_LIMIT:
+        problems.add(location, f"the Dockerfile is larger than {DOCKERFILE_LIMIT // 1024} KiB",
+                     "keep large files out of the Dockerfile; COPY them", "dockerfile")
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.add(Location(shown, line, column), f"the Dockerfile is not UTF-8 text (byte "
+                     f"0x{data[exc.start]:02x}: {exc.reason})", "save it as UTF-8",
+                     "dockerfile")
+        return None
 
 
 def from_images(text: str) -> list[tuple[int, str, str | None]]:
     """(line, image, problem) for each FROM that names an image (not an earlier stage)."""
-    args: dict[str, str] = {}
-    stages: set[str] = set()
-    found: list[tuple[int, str, str | None]] = []
-    seen_from = False
-    for number, line in _instructions(text):
-        arg = _ARG.match(line)
-        if arg and not seen_from and arg.group(2) is not None:
-            args[arg.group(1)] = arg.group(2).strip().strip("\"'")
-        match = _FROM.match(line)
-        if not match:
-            continue
-        seen_from = True
-        words = [w for w in match.group(1).split() if not w.startswith("--")]
-        if not words:
-            continue
-        if len(words) >= 3 and words[-2].lower() == "as":
-            stages.add(words[-1].lower())
-        image, reason = _expand(words[0], args)
-        if image.lower() in stages or image == "scratch":
-            continue
-        found.append((number, image, reason))
-    return found
-
-
-def _expand(image: str, args: dict[str, str]) -> tuple[str, str | None]:
-    missing = [v for v in _VAR.findall(image) if v not in args]
-    if missing:
-        return image, f"the base image depends on ARG {missing[0]}, which has no default"
-    return _VAR.sub(lambda m: args[m.group(1)], image), None
-
-
-def _instructions(text: str) -> list[tuple[int, str]]:
-    """Dockerfile instructions with continuations joined, numbered by their first line."""
-    result: list[tuple[int, str]] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        result.append((start, (pending + line).strip()))
-        pending = ""
-    return result
+    return [(r.line, r.image, r.problem) for r in dockerfile.parse(text).references
+            if r.kind == "from" and not r.legacy]
 
 
 def repo_id_from(environ: dict[str, str] | None, option: str | None) -> str | None:
