@@ -94,7 +94,9 @@ def _fast_code(schema: str) -> Any:
         return marshal.loads(cache.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    code = compile(fastjsonschema.compile_to_code(json.loads(schema), use_default=False), "<schema>", "exec")
+    # use_default=False: `default` keywords document, they never fill in a document
+    source = fastjsonschema.compile_to_code(json.loads(schema), use_default=False)
+    code = compile(source, "<schema>", "exec")
     with contextlib.suppress(UserError):  # a read-only home only costs time
         files.write_bytes(cache, marshal.dumps(code))
     return code
