@@ -33,6 +33,7 @@ _RE_SPACES = "\t\n\f\r "  # regexp's \s
 _BYTE_SPACES = frozenset(b"\t\n\v\f\r \x85\xa0")  # unicode.IsSpace(rune(byte))
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 _INDEX = re.compile(r"[+-]?[0-9]+")
+_MAX_EXPANSION = 4096  # characters; an image reference has at most 255 + 128 + a digest
 _FULL = "write the base image in full, or give the ARG a default"
 _INSTRUCTIONS = frozenset(("add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from",
                            "healthcheck", "label", "maintainer", "onbuild", "run", "shell",
@@ -321,6 +322,7 @@ class _Env:
                  unknown: dict[str, tuple[str, str]] | None = None) -> None:
         self.values, self.unknown = values or {}, unknown or {}
         self.problem: tuple[str, str] | None = None
+        self.spent = 0  # characters of values handed out: ARGs of ARGs must not explode
 
     def get(self, name: str, plain: bool) -> str | None:
         """The value, or None for unset; `plain` is $X or ${X}, where unset is a problem."""
@@ -328,6 +330,9 @@ class _Env:
             self.problem = self.problem or self.unknown[name]
             return None
         if name in self.values:
+            self.spent += len(self.values[name])
+            if self.spent > _MAX_EXPANSION:
+                raise _ShellError(f"it expands to more than {_MAX_EXPANSION} characters")
             return self.values[name]
         if plain:
             self.problem = self.problem or (f"depends on ARG {name}, which has no default", _FULL)
@@ -535,11 +540,13 @@ class _Stages:
     def references(self) -> list[Reference]:
         found: list[Reference] = []
         earlier: set[str] = set()
+        global_scope = True
         for node in self.nodes:
             if node.cmd == "from":
                 found.extend(self._from(node, earlier))
-                earlier.add(_stage_name(node) or "")
-            elif node.cmd == "arg" and not earlier:
+                earlier.update(filter(None, [_stage_name(node)]))
+                global_scope = False
+            elif node.cmd == "arg" and global_scope:
                 self._global_arg(node)
             else:
                 found.extend(_sources(node, self.all_names))
@@ -570,7 +577,7 @@ class _Stages:
                 self.env.unknown[key] = problem
 
     def _expand(self, word: str) -> tuple[str, tuple[str, str] | None]:
-        self.env.problem = None
+        self.env.problem, self.env.spent = None, 0
         try:
             value = _Lexer(word, self.escape, self.env).process()[0]
         except _ShellError as exc:
@@ -610,7 +617,7 @@ def _sources(node: _Node, stages: set[str], onbuild: bool = False) -> list[Refer
 
 def _source(line: int, kind: Kind, value: str, stages: set[str],
             onbuild: bool) -> Reference | None:
-    index = kind == "copy-from" and _INDEX.fullmatch(value) and abs(int(value)) < 2 ** 63
+    index = kind == "copy-from" and _INDEX.fullmatch(value) and len(value) < 20  # Go's Atoi
     if not value or index or value.lower() in stages or value == "scratch":
         return None
     if "$" in (value if kind == "copy-from" else value[:-1]):

@@ -157,7 +157,7 @@ def _check_dockerfile(pipeline: Pipeline, platform: Platform, path: Path,
                       problems: Collector) -> None:
     assert pipeline.image.dockerfile is not None
     shown = repofiles.display(pipeline, pipeline.image.dockerfile)
-    text = read_dockerfile(path, shown, problems)
+    text = _read_dockerfile(path, shown, problems)
     if text is None:
         return
     parsed = dockerfile.parse(text)
@@ -174,7 +174,8 @@ def _check_reference(reference: dockerfile.Reference, platform: Platform, locati
     code = "base-image" if reference.kind == "from" else "dockerfile-image"
     note = _LEGACY if reference.legacy else ""
     if reference.problem is not None:
-        problems.add(location, f"{what}: {reference.problem}", f"{reference.hint}{note}", code)
+        problems.add(location, f"{what}: {reference.problem}", (reference.hint or "") + note,
+                     code)
     elif not _is_reference(reference.image):
         problems.add(location, f"{what}: not a valid image reference",
                      f"write it as [registry/]repository[:tag][@digest], the repository in "
@@ -194,7 +195,7 @@ def _is_reference(image: str) -> bool:
     return True
 
 
-def read_dockerfile(path: Path, shown: str, problems: Collector) -> str | None:
+def _read_dockerfile(path: Path, shown: str, problems: Collector) -> str | None:
     """The Dockerfile's text: a regular file (opened without following a final symlink and
     without waiting on a FIFO), at most DOCKERFILE_LIMIT bytes, UTF-8; else a problem."""
     location, hint = Location(shown, 1, 1), "make the Dockerfile a regular UTF-8 text file"
