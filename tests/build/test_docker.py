@@ -377,7 +377,8 @@ def test_a_docker_cli_without_buildkit_is_passed_over(services: None, tmp_path: 
     assert refused.value.render() == (
         f"error: no docker CLI that can build with BuildKit ({old}: its buildx plugin is "
         "missing)\n  hint: install docker with the buildx plugin (Debian: docker.io or "
-        "docker-buildx), or set PIPELINECTL_DOCKER to a docker CLI that has it")
+        "docker-buildx), or set PIPELINECTL_DOCKER to a docker CLI that has it; see "
+        "docs/install.md")
     # A plugin folder that changes (buildx installed) is probed again.
     (tmp_path / ".docker" / "cli-plugins").mkdir(parents=True)
     with pytest.raises(UserError):

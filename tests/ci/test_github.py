@@ -171,7 +171,8 @@ def test_a_deploy_from_another_branch_fails_and_says_why(
     assert summary == (
         "### pipelinectl deploy\n\n~~~~~~~~\nerror: branch feature deploys to no environment\n"
         "  hint: the platform maps main -> production; feature branches never deploy (in CI "
-        "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME)\n~~~~~~~~\n")
+        "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME); see "
+        "docs/reference/platform.md#environments\n~~~~~~~~\n")
     assert epi_cluster.writes() == []
 
 

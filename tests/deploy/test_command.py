@@ -103,7 +103,8 @@ def test_deploy_stale_job_and_rollback_by_revert(run, repo: Path, cluster: FakeK
         f"error: etl: commit {a[:12]} does not descend from the deployed commit {b[:12]}: "
         "refusing to roll default back (a stale CI job?)\n"
         "  hint: deploy a newer commit; to go back, `git revert` and push. --force overrides "
-        "(and is recorded in the history)\n"), stale.err
+        "(and is recorded in the history); see "
+        "docs/explanation/how-deploy-decides.md#the-stale-commit-guard\n"), stale.err
     assert len(cluster.writes()) == writes and cronjob(cluster)["spec"]["schedule"] == "0 8 * * *"
 
     git(repo, "checkout", "-q", "main")
@@ -127,7 +128,8 @@ def test_only_mapped_branches_and_clean_commits_deploy(run, repo: Path,
     assert feature.err == (
         "error: branch feature deploys to no environment\n"
         "  hint: the platform maps main -> production; feature branches never deploy (in CI "
-        "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME)\n")
+        "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME); see "
+        "docs/reference/platform.md#environments\n")
     git(repo, "checkout", "-q", "main")
     write(repo / "etl" / "etl.py", "print('edited')\n")
     dirty = deploy(run, repo)

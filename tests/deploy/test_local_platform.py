@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from pipelinectl.deploy import state
+from pipelinectl.deploy.lease import lease_name
 from pipelinectl.spec import platform
 from tests.support.repo import git, write
 from tests.support.services import BASE, HOST, PREFIX
@@ -42,9 +43,10 @@ def test_local_deploy_writes_objects_and_dags(services: None, run,
     first = run("deploy", "--platform", str(repo / "platform.yaml"), cwd=repo)
     assert first.code == 0, first.err
     objects = repo / ".pipelinectl" / "kubernetes" / "default"
-    assert sorted(p.relative_to(objects).as_posix() for p in objects.rglob("*.yaml")) == [
+    lease = f"ConfigMap/{lease_name(str(repo.resolve()), 'production')}.yaml"
+    assert sorted(p.relative_to(objects).as_posix() for p in objects.rglob("*.yaml")) == sorted([
         "ConfigMap/pipelinectl-state-nightly.yaml", "ConfigMap/pipelinectl-state-weekly.yaml",
-        "CronJob/nightly.yaml"]
+        "CronJob/nightly.yaml", lease])
     cronjob = yaml.safe_load((objects / "CronJob" / "nightly.yaml").read_text())
     assert cronjob["spec"]["schedule"] == "0 7 * * *"
     dag = repo / ".pipelinectl" / "airflow" / "dags" / "default" / "default__weekly.py"

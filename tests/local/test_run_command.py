@@ -37,9 +37,9 @@ tasks:
     depends_on: [fetch]
     env: {FAIL_REPORT: "0"}
   - name: check
-    command: [sh, -c, "test \\"$(echo $DB_PASSWORD | md5sum)\\" = \\"$SECRET_MD5\\" && echo secret ok"]
+    command: [sh, -c, "test \\"$(echo $DB_PASSWORD | md5sum)\\" = \\"$EXPECTED_MD5\\" && echo secret ok"]
     secrets: [warehouse-db]
-    env: {SECRET_MD5: "MD5  -"}
+    env: {EXPECTED_MD5: "MD5  -"}
     depends_on: [fetch]
   - name: publish
     command: [sh, -c, "cat /workspace/report.txt"]
@@ -124,7 +124,8 @@ def test_timeout_and_missing_secrets(run, repo: Path, tmp_path: Path) -> None:
     assert missing.err.endswith(
         "error: Secrets not found for a local run: warehouse-db\n"
         "  hint: pass --secrets-dir DIR with one folder per Secret and one file per key "
-        "(DIR/<secret>/<KEY>), as Kubernetes mounts them\n")
+        "(DIR/<secret>/<KEY>), as Kubernetes mounts them; "
+        "see docs/how-to/secrets.md#run-locally-with-secrets\n")
 
 
 def test_the_task_env_wins_over_a_secret_as_in_kubernetes(run, repo: Path) -> None:
