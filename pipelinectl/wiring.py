@@ -40,9 +40,21 @@ class Loaded:
 
     def plans(self, include_untracked: bool = False) -> list[images.ImagePlan]:
         """Each pipeline's image plan (reads and hashes its build context): only the files
-        git tracks, unless `include_untracked` (a local run that asks for it)."""
-        tracked = None if include_untracked else git_tracked(self.root)
+        git tracks, plus, with `include_untracked` (a local run that asks for it), the
+        untracked files git does not ignore. Ignored files never enter an image."""
+        tracked = git_tracked(self.root)
+        if include_untracked and tracked is not None:
+            tracked = tracked.plus(untracked_files(self.root))
         return [images.plan(p, p.folder, self.config, tracked) for p in self.pipelines]
+
+    def untracked_in(self, pipeline: Pipeline) -> list[str]:
+        """Untracked, not ignored files under the pipeline's folder (repo-relative, sorted)."""
+        try:
+            below = pipeline.folder.relative_to(self.root).as_posix()
+        except ValueError:
+            return []
+        prefix = "" if below == "." else below + "/"
+        return sorted(p for p in untracked_files(self.root) if p.startswith(prefix))
 
 
 def load(paths: list[str], platform_option: str | None, repo_id_option: str | None,
@@ -83,6 +95,12 @@ def git_tracked(root: Path) -> Tracked | None:
     from pipelinectl.adapters import git
 
     return git.tracked(root)
+
+
+def untracked_files(root: Path) -> frozenset[str]:
+    from pipelinectl.adapters import git
+
+    return git.untracked(root)
 
 
 def history(root: Path) -> History:

@@ -42,6 +42,14 @@ def tracked(root: Path) -> Tracked | None:
     return Tracked(root, frozenset(p for p in listed.split("\0") if p))
 
 
+def untracked(root: Path) -> frozenset[str]:
+    """Files in the worktree that git does not track and does not ignore (repo-relative);
+    empty outside git. Ignored files (.env, .Renviron) are never among them."""
+    listed = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--full-name",
+                  check=False)
+    return frozenset(p for p in (listed or "").split("\0") if p)
+
+
 def _git(root: Path, *args: str, check: bool = True) -> str | None:
     try:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,

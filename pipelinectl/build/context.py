@@ -76,6 +76,10 @@ class Tracked:
             found.update("/".join(parts[:i + 1]) for i in range(len(parts)))
         return frozenset(found)
 
+    def plus(self, more: frozenset[str]) -> Tracked:
+        """These files and `more` (a local run that asks for untracked files)."""
+        return Tracked(self.root, self.paths | more)
+
     def relative(self, path: Path) -> str | None:
         try:
             return path.relative_to(self.root).as_posix()

@@ -169,6 +169,10 @@ def _run(sub: Subparsers) -> None:
     command.add_argument("--secrets-dir", metavar="D",
                          help="Secrets the tasks name: D/<secret>/<KEY> files (values are "
                               "never printed)")
+    command.add_argument("--include-untracked", action="store_true",
+                         help="also put files git does not track yet (but does not ignore) "
+                              "in the image; deploy never does, and ignored files such as "
+                              ".env never enter an image")
     options.jobs(command, "independent tasks run at once (default 2)", default=2)
     options.platform(command)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinectl import files, wiring
+from pipelinectl import files, textsafe, wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
 from pipelinectl.local import inputs, runner
@@ -25,6 +25,7 @@ class Args:
     secrets_dir: str | None
     jobs: int
     platform: str | None
+    include_untracked: bool = False
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -44,7 +45,8 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     env = inputs.environments(pipeline, tasks, secrets, extra, f"local__{stamp}")
     workspace = _workspace(root, pipeline)
     _assumed(pipeline, tasks, workspace)
-    [plan] = loaded.plans()
+    _untracked(loaded.untracked_in(pipeline), args.include_untracked)
+    [plan] = loaded.plans(include_untracked=args.include_untracked)
     imagebuild.run([plan], wiring.image_settings(loaded.config, environ,
                                                  wiring.git_state(root, environ), root,
                                                  push=False))
@@ -54,6 +56,19 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     sys.stdout.write(runner.summary(results))
     sys.stdout.write(f"workspace: {workspace}\n")
     return EXIT_OK if all(r.status == runner.SUCCEEDED for r in results) else EXIT_USER
+
+
+def _untracked(paths: list[str], included: bool) -> None:
+    """Say which files git does not track: the image holds them only when asked."""
+    if not paths:
+        return
+    shown = ", ".join(textsafe.inline(p) for p in paths[:5]) + (
+        f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    if included:
+        wiring.progress(f"including {len(paths)} untracked file(s) in the image: {shown}")
+    else:
+        wiring.progress(f"note: {len(paths)} untracked file(s) left out of the image: {shown} "
+                        "(git add them, or pass --include-untracked)")
 
 
 def _workspace(root: Path, pipeline: Pipeline) -> Path:

@@ -9,6 +9,7 @@ of its own, so nothing is found from an earlier run.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -482,3 +483,38 @@ def test_requirement_hashes_are_checked(services: None, run, tmp_path: Path) -> 
     assert bad.code == 1
     assert "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE" in bad.err, \
         bad.err
+
+
+def test_ignored_and_untracked_files_never_reach_the_pushed_image(services: None, run,
+                                                                  tmp_path: Path) -> None:
+    """A gitignored .env, a .Renviron and an untracked file sit beside the code when deploy
+    builds: every layer of the image as the registry serves it is searched for their values."""
+    folder = python_repo(tmp_path / "planted")
+    token = f"planted-{uuid.uuid4().hex}"
+    write(folder / "etl" / ".gitignore", ".env\n.Renviron\n")
+    write(folder / "etl" / "etl.py", f"print('{uuid.uuid4().hex}')\n")  # a new code layer
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "ignore secrets")
+    write(folder / "etl" / ".env", f"API_TOKEN={token}-env\n")
+    write(folder / "etl" / ".Renviron", f"PGPASSWORD={token}-renviron\n")
+    write(folder / "etl" / "scratch.py", f"# {token}-untracked\n")
+    result = run("build", "--platform", str(folder / "platform.yaml"), cwd=folder)
+    assert result.code == 0, result.err
+    reference = built_reference(result.out)
+    body, _ = RegistryClient(HOST, None).manifest(repository(folder), reference.split("@")[1])
+    searched = 0
+    for layer in json.loads(body)["layers"]:
+        url = f"http://{HOST}/v2/{repository(folder)}/blobs/{layer['digest']}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            blob = response.read()
+        data = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+        assert token.encode() not in data, layer["digest"]
+        with tarfile.open(fileobj=io.BytesIO(data)) as members:
+            names = members.getnames()
+        assert not [n for n in names if n.rsplit("/", 1)[-1] in {
+            ".env", ".Renviron", "scratch.py"}], names
+        searched += 1
+    assert searched >= 5
+    listing = docker_run(reference, "ls", "-a", "/app")
+    assert set(listing.split()) == {".", "..", ".gitignore", "etl.py",
+                                    "requirements.txt"}, listing  # the spec stays out

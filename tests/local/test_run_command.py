@@ -138,3 +138,28 @@ def test_the_task_env_wins_over_a_secret_as_in_kubernetes(run, repo: Path) -> No
     result = run_here(run, repo, "--task", "check")
     assert result.code == 0, result.err
     assert "[check] secret ok north check\n" in result.err
+
+
+def test_untracked_files_only_when_asked_and_ignored_files_never(run, repo: Path) -> None:
+    write(repo / "counts" / "Dockerfile", f"FROM {BASE}\nCOPY . /app\nUSER 10001\n")
+    write(repo / "counts" / ".gitignore", ".env\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "copy the code")
+    write(repo / "counts" / ".env", "API_TOKEN=planted\n")
+    write(repo / "counts" / "new_step.py", "print('new')\n")
+    spec = repo / "counts" / "pipeline.yaml"
+    spec.write_text(spec.read_text().replace(
+        'echo 3 > /workspace/cases.txt"]', 'ls -A /app > /workspace/app.txt"]'))
+    listing = repo / ".pipelinectl" / "runs" / "counts" / "workspace" / "app.txt"
+
+    left_out = run_here(run, repo, "--task", "fetch")
+    assert left_out.code == 0, left_out.err
+    assert ("note: 1 untracked file(s) left out of the image: counts/new_step.py (git add "
+            "them, or pass --include-untracked)\n") in left_out.err
+    assert listing.read_text().split() == [".gitignore", "Dockerfile", "pipeline.yaml"]
+
+    asked = run_here(run, repo, "--task", "fetch", "--include-untracked")
+    assert asked.code == 0, asked.err
+    assert "including 1 untracked file(s) in the image: counts/new_step.py\n" in asked.err
+    assert listing.read_text().split() == [".gitignore", "Dockerfile", "new_step.py",
+                                           "pipeline.yaml"]
