@@ -81,9 +81,10 @@ _DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 def _refused(path: Path, exc: OSError) -> UserError:
     if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
-        return UserError(f"{path} is a symlink: pipelinectl writes only into real folders",
-                         hint="remove the symlink (pipelinectl creates its own output "
-                              "folders), or choose another output folder")
+        return UserError(f"{path} is a symlink: pipelinectl follows no symlink in the folders "
+                         "it writes or reads for itself",
+                         hint="remove the symlink (pipelinectl creates its own folders and "
+                              "files), or choose another output folder")
     if exc.errno == errno.ENOTDIR:
         return UserError(f"{path} is not a folder",
                          hint="remove or rename it, or choose another output folder")

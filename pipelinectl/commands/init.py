@@ -18,7 +18,7 @@ from typing import Literal
 from pipelinectl import files, wiring
 from pipelinectl.errors import EXIT_OK, InvalidInput, PipelinectlError, UserError
 from pipelinectl.spec import platform, schema
-from pipelinectl.spec.discover import display_name, repo_root
+from pipelinectl.spec.discover import display_name, git_root, pipeline_root, repo_root
 from pipelinectl.spec.validation import validate_one
 from pipelinectl.vocabulary import PIPELINE_FILE, SCHEMA_COPY
 
@@ -68,7 +68,8 @@ class Args:
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     config = wiring.load_platform(args.platform, environ)
-    target = (cwd / args.directory).resolve()
+    inside = _inside_repo(cwd, args.directory)
+    target = files.checked_below(*inside) if inside else (cwd / args.directory).resolve()
     spec_path = target / PIPELINE_FILE
     if spec_path.exists() or spec_path.is_symlink():
         raise UserError(f"{display_name(spec_path, cwd)} already exists",
@@ -85,7 +86,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         raise UserError(f"{display_name(target / existing[0], cwd)} already exists",
                         hint="init writes pipeline.yaml, an example script and a dependency "
                              "file; choose an empty directory")
-    _write(target, contents)
+    _write(inside, target, contents)
     if not args.schema_url:
         _write_schema_copy(repo_root(target))
     _check_result(spec_path, cwd, config)
@@ -179,12 +180,27 @@ def _description(name: str) -> str:
             "Version: 0.0.1\nDepends: R (>= 4.0)\n")
 
 
-def _write(target: Path, contents: dict[str, str]) -> None:
+def _inside_repo(cwd: Path, directory: str) -> tuple[Path, Path] | None:
+    """(repository root, DIR below it) when DIR is inside the repository of `cwd`: there it
+    must be a real folder all the way down (a committed symlink is refused); a DIR outside
+    the repository is the user's own choice."""
+    root = repo_root(cwd)
+    lexical = Path(os.path.normpath(cwd / directory))
     try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {target}: {exc.strerror or exc}",
-                        hint="choose a folder you can write to") from None
+        return root, lexical.relative_to(root)
+    except ValueError:
+        return None
+
+
+def _write(inside: tuple[Path, Path] | None, target: Path, contents: dict[str, str]) -> None:
+    if inside is not None:
+        target = files.real_dir(*inside)
+    else:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {target}: {exc.strerror or exc}",
+                            hint="choose a folder you can write to") from None
     for name, content in contents.items():
         files.create_new(target / name, content.encode("utf-8"))
 
@@ -203,8 +219,8 @@ def _write_schema_copy(root: Path) -> None:
 
 
 def _check_result(spec_path: Path, cwd: Path, config: platform.Platform) -> None:
-    _, problems = validate_one(spec_path, display_name(spec_path, cwd), repo_root(spec_path.parent),
-                               config, None)
+    _, problems = validate_one(spec_path, display_name(spec_path, cwd),
+                               pipeline_root(spec_path, git_root(cwd)), config, None)
     if problems:
         sys.stderr.write(InvalidInput(problems).render() + "\n")
         raise PipelinectlError("init wrote a pipeline that does not validate")

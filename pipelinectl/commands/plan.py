@@ -110,12 +110,25 @@ def _rendered_text(path: Path, relative: str) -> str:
         text = files.read_regular(path, MAX_RENDERED_BYTES).decode("utf-8")
         changes.summarize(relative, text)
     except (OSError, files.NotRegular, UnicodeDecodeError, *_UNREADABLE) as exc:
-        reason = (str(exc).splitlines() or [""])[0][:200]
-        raise UserError(f"{path}: not a file pipelinectl rendered ({type(exc).__name__}: "
-                        f"{reason})",
+        raise UserError(f"{path}: not a file pipelinectl rendered ({_why_unreadable(exc)})",
                         hint="--against takes the folder of a `pipelinectl render -o DIR` "
                              "run, unchanged") from None
     return text
+
+
+def _why_unreadable(exc: BaseException) -> str:
+    """Why a rendered file could not be read back, in words."""
+    if isinstance(exc, KeyError):
+        return f"no {str(exc.args[0])[:80]!r} field"
+    if isinstance(exc, TypeError | IndexError | AttributeError):
+        return "a field has the wrong type"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, SyntaxError):
+        return f"not valid Python: {exc.msg} on line {exc.lineno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return (str(exc).splitlines() or [""])[0][:200]
 
 
 def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,

@@ -1,21 +1,20 @@
 """The inputs of a local run, all checked before any container exists: the Secrets a run
 reads from a folder (one folder per Secret, one file per key; values never printed), an
---env-file, and each task's whole environment (no NUL in a value or a command)."""
+--env-file, and each task's whole environment (validate refuses a NUL in the spec itself)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from pipelinectl.errors import Diagnostic, InvalidInput, Location, UserError, dedupe
+from pipelinectl.errors import Diagnostic, InvalidInput, Location, UserError
+from pipelinectl.spec.checks import NUL_HINT
 from pipelinectl.spec.model import Pipeline, Task
-from pipelinectl.spec.yamlio import JsonPath, where
 from pipelinectl.vocabulary import ENV_PIPELINE, ENV_RUN_ID, ENV_TASK, ENV_TEAM
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NAME_HINT = "use letters, digits and '_', not starting with a digit"
-NUL_HINT = "remove it: a process's command line and environment cannot hold a NUL character"
 LINE_HINT = "write one KEY=VALUE per line; # starts a comment"
 
 Problem = tuple[str, str]  # what is wrong, the hint
@@ -128,7 +127,6 @@ def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Ma
                  extra: Mapping[str, str], run_id: str) -> dict[str, dict[str, str]]:
     """Each task's environment. As in Kubernetes, where `env` wins over `envFrom`, a Secret's
     keys come first; then the fixed variables, the task's env and --env-file."""
-    _check_nul(pipeline, tasks)
     found = {}
     for task in tasks:
         environment: dict[str, str] = {}
@@ -142,22 +140,6 @@ def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Ma
         found[task.name] = environment
     return found
 
-
-def _check_nul(pipeline: Pipeline, tasks: list[Task]) -> None:
-    problems = [Diagnostic(pipeline.source.at(path), f"{where(path)}: contains a NUL character",
-                           NUL_HINT)
-                for task in tasks for path, text in _spec_strings(pipeline, task)
-                if "\0" in text]
-    if problems:
-        raise InvalidInput(dedupe(problems))
-
-
-def _spec_strings(pipeline: Pipeline, task: Task) -> Iterator[tuple[JsonPath, str]]:
-    for number, part in enumerate(task.command):
-        yield task.path + ("command", number), part
-    for name, value in task.env:
-        own = task.path + ("env", name)
-        yield (own if own in pipeline.source.values else ("defaults", "env", name)), value
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int], bool], ...] = (
     ("month", 1, 12, {name: i for i, name in enumerate(_MONTHS, 1)}, False),
     ("day-of-week", 0, 6, {name: i for i, name in enumerate(_DAYS)}, True),
 )
+NUL_HINT = "remove it: a process's command line and environment cannot hold a NUL character"
+_ARGUMENT = "ARG"  # the name a command's word is checked under (no name suggests a credential)
 _CRON_ITEM = re.compile(r"(?:(?P<any>[*?])|(?P<start>[0-9]+|[A-Za-z]+)"
                         r"(?:-(?P<end>[0-9]+|[A-Za-z]+))?)(?:/(?P<step>[0-9]+))?")
 
@@ -82,12 +84,29 @@ def check_tasks(pipeline: Pipeline, problems: Collector) -> None:
     names = list(seen)
     for task in pipeline.tasks:
         _check_depends(pipeline, task, names, problems)
+        _check_command(pipeline, task, problems)
     cycle = find_cycle(pipeline)
     start = pipeline.task(cycle[0]) if cycle else None
     if cycle and start is not None:
         problems.add(pipeline.source.at(start.path + ("depends_on",)),
                      f"tasks[{start.index}].depends_on: dependency cycle: "
                      f"{' -> '.join(cycle)}", "remove one of these dependencies", "cycle")
+
+
+def _check_command(pipeline: Pipeline, task: Task, problems: Collector) -> None:
+    """No NUL (no command line can carry one) and no credential in a command's words."""
+    for i, word in enumerate(task.command):
+        path = task.path + ("command", i)
+        if "\0" in word:
+            problems.add(pipeline.source.at(path),
+                         f"{show_path(path)}: contains a NUL character", NUL_HINT, "nul")
+        what = credentials.kind(_ARGUMENT, word)
+        if what:
+            problems.add(pipeline.source.at(path),
+                         f"{show_path(path)}: this word looks like {what}; "
+                         "credentials must not be written in pipeline.yaml",
+                         "store it in a Kubernetes Secret, list the Secret under 'secrets:' "
+                         "and read it from the environment", "credential")
 
 
 def _check_depends(pipeline: Pipeline, task: Task, names: list[str],
@@ -364,6 +383,9 @@ def _check_env(pipeline: Pipeline, path: JsonPath, name: str, value: str,
                      f"{show_path(path[:-1])}: {name} is reserved: pipelinectl sets "
                      f"{ENV_PREFIX}* variables itself", "rename the variable",
                      "reserved-env")
+    if "\0" in value:
+        problems.add(pipeline.source.at(path),
+                     f"{show_path(path)}: contains a NUL character", NUL_HINT, "nul")
     what = credentials.kind(name, value)
     if what:
         problems.add(pipeline.source.at(path),

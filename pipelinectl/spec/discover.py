@@ -33,6 +33,42 @@ def repo_root(start: Path, cache: dict[Path, Path | None] | None = None) -> Path
     return found or start
 
 
+def git_root(cwd: Path) -> Path | None:
+    """The repository root of the working directory (resolved), or None outside git."""
+    root = repo_root(cwd)
+    return root if (root / ".git").exists() else None
+
+
+def pipeline_root(path: Path, anchor: Path | None,
+                  cache: dict[Path, Path] | None = None) -> Path:
+    """The repository root of the pipeline.yaml at `path` (absolute), found without going
+    through a symlink: walking up from its folder, the first folder that resolves to `anchor`
+    (git_root() of the working directory), else the first that is not a symlink and holds
+    `.git`; else repo_root(). A symlinked folder is never taken as a root, so a link to
+    another checkout cannot make that checkout's files the pipeline's (pipeline_folder then
+    refuses the link), while a repository reached through a link of its own is found."""
+    memo = {} if cache is None else cache
+    start = Path(os.path.normpath(path.parent))
+    visited = []
+    found: Path | None = None
+    for folder in (start, *start.parents):
+        if folder in memo:
+            found = memo[folder]
+            break
+        visited.append(folder)
+        if anchor is not None and folder.resolve() == anchor:
+            found = anchor
+            break
+        if not folder.is_symlink() and (folder / ".git").exists():
+            found = folder.resolve()
+            break
+    if found is None:  # outside git: each folder is its own root, nothing to share
+        return repo_root(path.parent)
+    for folder in visited:
+        memo[folder] = found
+    return found
+
+
 def find_pipelines(paths: list[str], cwd: Path) -> list[Path]:
     """pipeline.yaml files named or found under `paths`; with none, under the repo of `cwd`."""
     roots = [Path(p) for p in paths] or [repo_root(cwd)]

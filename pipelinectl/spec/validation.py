@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, dedupe
 from pipelinectl.spec import checks, schema, size, yamlio
 from pipelinectl.spec import model as spec
-from pipelinectl.spec.discover import display_name, pipeline_folder, repo_root
+from pipelinectl.spec.discover import display_name, git_root, pipeline_folder, pipeline_root
 from pipelinectl.spec.platform import Platform
 
 
@@ -104,11 +104,12 @@ def _fork_context() -> multiprocessing.context.BaseContext | None:
 
 
 def _validate_chunk(paths: list[Path], job: _Job) -> list[Outcome]:
-    roots: dict[Path, Path | None] = {}
+    roots: dict[Path, Path] = {}
+    anchor = git_root(job.cwd)
     outcomes: list[Outcome] = []
     for path in paths:
         name = display_name(path, job.cwd)
-        pipeline, problems = validate_one(path, name, repo_root(path.parent, roots),
+        pipeline, problems = validate_one(path, name, pipeline_root(path, anchor, roots),
                                           job.platform, job.repo_id)
         if pipeline is not None and not problems:  # the size of what it renders to
             problems = size.problems(pipeline, job.platform, job.measure)

@@ -58,7 +58,7 @@ MISSING = """\
 """
 NUL_HINT = ("  hint: remove it: a process's command line and environment cannot hold a NUL "
             "character\n")
-SYMLINK_HINT = ("  hint: remove the symlink (pipelinectl creates its own output folders), or "
+SYMLINK_HINT = ("  hint: remove the symlink (pipelinectl creates its own folders and files), or "
                 "choose another output folder\n")
 
 
@@ -280,8 +280,8 @@ def test_a_committed_symlink_on_the_workspace_path_is_refused(run, tmp_path: Pat
     assert git(repo, "ls-files", "-s", link.format(name=name)).startswith("120000 ")
     result = run("run", "p", "--platform", str(repo / "platform.yaml"), cwd=repo)
     assert (result.code, result.out) == (1, "")
-    assert result.err == (f"error: {at} is a symlink: pipelinectl writes only into real "
-                          f"folders\n{SYMLINK_HINT}")
+    assert result.err == (f"error: {at} is a symlink: pipelinectl follows no symlink in the "
+                          f"folders it writes or reads for itself\n{SYMLINK_HINT}")
     after = outside.stat()
     assert (after.st_mtime_ns, stat.S_IMODE(after.st_mode)) == \
         (before.st_mtime_ns, 0o750)
