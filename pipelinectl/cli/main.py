@@ -22,7 +22,7 @@ from typing import Any
 
 from pipelinectl import __version__
 from pipelinectl.cli import options
-from pipelinectl.errors import EXIT_INTERNAL, EXIT_USAGE, PipelinectlError
+from pipelinectl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, PipelinectlError
 
 ISSUE_TRACKER = "the pipelinectl issue tracker"
 
@@ -255,6 +255,15 @@ def _workflow_commands_off(namespace: argparse.Namespace) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also one that lands while an error is being printed
+        with contextlib.suppress(KeyboardInterrupt, OSError):
+            sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         namespace = parser.parse_args(argv)
@@ -265,9 +274,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelinectlError as exc:
         sys.stderr.write(exc.render() + "\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the one place that catches everything

@@ -204,3 +204,32 @@ def test_version_option(run) -> None:
     from pipelinectl import __version__
     result = run("--version")
     assert result.code == 0 and result.out == f"pipelinectl {__version__}\n"
+
+
+class _InterruptedWriter:
+    """stderr that is interrupted (Ctrl-C) the first time an error is written to it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.interrupted = False
+
+    def write(self, text: str) -> int:
+        if text.startswith("error:") and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_ctrl_c_while_an_error_is_printed_is_exit_130_without_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pipelinectl.cli.main import main
+
+    stderr = _InterruptedWriter()
+    monkeypatch.setattr("sys.stderr", stderr)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "missing-folder"]) == 130
+    assert stderr.interrupted and stderr.text == "interrupted\n"
