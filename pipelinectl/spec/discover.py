@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelinectl.errors import UserError
@@ -39,34 +40,60 @@ def git_root(cwd: Path) -> Path | None:
     return root if (root / ".git").exists() else None
 
 
-def pipeline_root(path: Path, anchor: Path | None,
-                  cache: dict[Path, Path] | None = None) -> Path:
+@dataclass
+class Roots:
+    """What pipeline_root() learnt, shared by the pipelines of one run: the root (None: none
+    found) of each folder it walked, and repo_root()'s own cache."""
+
+    lexical: dict[Path, Path | None] = field(default_factory=dict)
+    linked: set[Path] = field(default_factory=set)  # folders with a symlink at or above
+    resolved: dict[Path, Path | None] = field(default_factory=dict)
+
+
+def pipeline_root(path: Path, anchor: Path | None, roots: Roots | None = None) -> Path:
     """The repository root of the pipeline.yaml at `path` (absolute), found without going
-    through a symlink: walking up from its folder, the first folder that resolves to `anchor`
-    (git_root() of the working directory), else the first that is not a symlink and holds
-    `.git`; else repo_root(). A symlinked folder is never taken as a root, so a link to
-    another checkout cannot make that checkout's files the pipeline's (pipeline_folder then
-    refuses the link), while a repository reached through a link of its own is found."""
-    memo = {} if cache is None else cache
+    through a symlink: walking up from its folder, the first folder that is `anchor`
+    (git_root() of the working directory, perhaps reached through a link), else the first
+    that is not a symlink and holds `.git`; else repo_root(). A symlinked folder is never
+    taken as a root, so a link to another checkout cannot make that checkout's files the
+    pipeline's (pipeline_folder then refuses the link), while a repository reached through a
+    link of its own is found. Folders are compared by identity (device and inode): a stat
+    each, not a realpath()."""
+    memo = roots or Roots()
     start = Path(os.path.normpath(path.parent))
-    visited = []
+    wanted = _identity(anchor) if anchor is not None else None
+    visited: list[tuple[Path, bool]] = []  # each folder walked, and whether it is a symlink
     found: Path | None = None
+    above = False  # a symlink above the walked folders (from the cache)
     for folder in (start, *start.parents):
-        if folder in memo:
-            found = memo[folder]
+        if folder in memo.lexical:
+            found, above = memo.lexical[folder], folder in memo.linked
             break
-        visited.append(folder)
-        if anchor is not None and folder.resolve() == anchor:
+        link = os.path.islink(folder)
+        visited.append((folder, link))
+        if wanted is not None and _identity(folder) == wanted:
             found = anchor
             break
-        if not folder.is_symlink() and (folder / ".git").exists():
+        if not link and os.path.exists(folder / ".git"):
             found = folder.resolve()
             break
-    if found is None:  # outside git: each folder is its own root, nothing to share
-        return repo_root(path.parent)
-    for folder in visited:
-        memo[folder] = found
-    return found
+    for folder, link in reversed(visited):  # top down: a link here is above what follows
+        above = above or link
+        memo.lexical[folder] = found
+        if above:
+            memo.linked.add(folder)
+    if found is not None:
+        return found
+    # Outside git: without a symlink on the way, resolving finds no .git either.
+    return repo_root(path.parent, memo.resolved) if above else start
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def find_pipelines(paths: list[str], cwd: Path) -> list[Path]:
@@ -114,8 +141,9 @@ def pipeline_folder(path: Path, root: Path) -> tuple[Path, str | None]:
     another folder's."""
     folder = path.parent
     current = folder
-    while current.resolve() != root and current != current.parent:
-        if current.is_symlink():
+    wanted = _identity(root)
+    while _identity(current) != wanted and current != current.parent:
+        if os.path.islink(current):
             return folder, (f"the folder {current.name} is a symlink: a pipeline's folder must "
                             "be a real folder of the repository")
         current = current.parent

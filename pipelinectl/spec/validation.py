@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, dedupe
 from pipelinectl.spec import checks, schema, size, yamlio
 from pipelinectl.spec import model as spec
-from pipelinectl.spec.discover import display_name, git_root, pipeline_folder, pipeline_root
+from pipelinectl.spec.discover import Roots, display_name, git_root, pipeline_folder, pipeline_root
 from pipelinectl.spec.platform import Platform
 
 
@@ -104,7 +104,7 @@ def _fork_context() -> multiprocessing.context.BaseContext | None:
 
 
 def _validate_chunk(paths: list[Path], job: _Job) -> list[Outcome]:
-    roots: dict[Path, Path] = {}
+    roots = Roots()
     anchor = git_root(job.cwd)
     outcomes: list[Outcome] = []
     for path in paths:
