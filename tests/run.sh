@@ -6,7 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# took PHASE: how long the phase that just ended took (for CI logs and the 90-minute budget).
+mark=$SECONDS
+took() { echo "   ($1: $((SECONDS - mark)) s)"; mark=$SECONDS; }
+
 bash tests/services.sh
+took "dockerd, registry, base image"
 
 python=${PYTHON:-python3}
 pip_flags=(--quiet --disable-pip-version-check --no-deps --require-hashes)
@@ -23,6 +28,7 @@ fi
 # The package itself, with the locked build backend (nothing fetched unpinned).
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
   --no-build-isolation --editable .
+took "project venv"
 
 # Venvs of their own, from a lock, cached outside the repo across runs (keyed by the lock):
 # cached_venv NAME LOCK prints the venv's python, installing it once.
@@ -45,6 +51,7 @@ cached_venv() {
 PIPELINECTL_AIRFLOW_PYTHON=$(cached_venv airflow requirements/airflow.lock)
 PIPELINECTL_OLDEST_PYTHON=$(cached_venv oldest requirements/oldest.lock)
 export PIPELINECTL_AIRFLOW_PYTHON PIPELINECTL_OLDEST_PYTHON
+took "Airflow and oldest-release venvs"
 # Here every test runs: a skip is a failure (tests/conftest.py).
 export PIPELINECTL_NO_SKIP=1
 
@@ -85,10 +92,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 # --- end docs ---
+took "CI tools, ShellCheck, Chromium"
 
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== ruff"
 .venv/bin/ruff check pipelinectl tests bench
+took "mypy and ruff"
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+took "pytest"
