@@ -51,13 +51,14 @@ def _manifests(args: Args, config: platform.Platform) -> int:
     if shared:
         files.append((AIRFLOW_FILE, shared))
     for name, documents in files:
-        _emit(dump_all(documents), Path(args.output) / name if args.output else None)
+        _emit(manifests.HEADER + dump_all(documents),
+              Path(args.output) / name if args.output else None)
     return EXIT_OK
 
 
 def _airflow_values(args: Args, config: platform.Platform) -> int:
     values: dict[str, Any] = airflowvalues.values(config, args.worker_service_account)
-    _emit(dump_all([values]), Path(args.output) if args.output else None)
+    _emit(airflowvalues.HEADER + dump_all([values]), Path(args.output) if args.output else None)
     return EXIT_OK
 
 

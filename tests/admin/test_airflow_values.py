@@ -56,7 +56,7 @@ def values_of(tmp_path: Path, text: str, worker: str = "airflow-worker") -> dict
 
 @pytest.mark.parametrize("kind", sorted(PLATFORMS))
 def test_golden(tmp_path: Path, kind: str) -> None:
-    text = dump_all([values_of(tmp_path, PLATFORMS[kind])])
+    text = airflowvalues.HEADER + dump_all([values_of(tmp_path, PLATFORMS[kind])])
     golden.check(GOLDEN / f"{kind}.yaml", text)
 
 

@@ -56,7 +56,7 @@ def config(tmp_path: Path) -> platform.Platform:
 
 @pytest.mark.parametrize("team", ["default", "epi-surveillance"])
 def test_golden(config: platform.Platform, team: str) -> None:
-    text = dump_all(manifests.team_manifests(config, team))
+    text = manifests.HEADER + dump_all(manifests.team_manifests(config, team))
     golden.check(GOLDEN / f"{team}.yaml", text)
 
 
@@ -72,7 +72,7 @@ def airflow_documents(config: platform.Platform, name: str,
 def test_golden_with_airflow(tmp_path: Path, name: str) -> None:
     config = platform.load(str(write(tmp_path / "platform.yaml", AIRFLOW_PLATFORM)))
     accounts = airflowrbac.AirflowAccounts("airflow-dags", "airflow-worker")
-    text = dump_all(airflow_documents(config, name, accounts))
+    text = manifests.HEADER + dump_all(airflow_documents(config, name, accounts))
     golden.check(AIRFLOW_GOLDEN / f"{name}.yaml", text)
 
 
