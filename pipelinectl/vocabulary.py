@@ -17,7 +17,6 @@ PIPELINE_LABEL: Final = "pipelinectl.io/pipeline"
 TEAM_LABEL: Final = "pipelinectl.io/team"
 TASK_LABEL: Final = "pipelinectl.io/task"
 DAG_LABEL: Final = "pipelinectl.io/dag"  # the DAG ConfigMaps a dags-folder sidecar watches
-GIT_SHA_ANNOTATION: Final = "pipelinectl.io/git-sha"
 SPEC_DIGEST_ANNOTATION: Final = "pipelinectl.io/spec-digest"
 # Labels and prefixes a pipeline's own metadata.labels may not set.
 RESERVED_LABEL_KEYS: Final = (MANAGED_BY,)

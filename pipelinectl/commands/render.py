@@ -36,7 +36,6 @@ class Args:
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
     config, root = loaded.config, loaded.root
-    git = wiring.git_state(root, environ)
     plans = loaded.plans()
     if args.image_placeholder:
         digests = {plan.pipeline.file: outputs.PLACEHOLDER_DIGEST for plan in plans}
@@ -46,8 +45,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     else:
         digests = _resolved(plans, wiring.build_tools(config, environ))
     rendered = [outputs.render_pipeline(plan.pipeline, config,
-                                        plan.reference(digests[plan.pipeline.file]),
-                                        git.commit if git else outputs.NO_COMMIT)
+                                        plan.reference(digests[plan.pipeline.file]))
                 for plan in plans]
     if args.output:  # the folder named is the user's; what pipelinectl makes below it is real
         out = Path(os.path.normpath(cwd / args.output))

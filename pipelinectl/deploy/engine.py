@@ -156,7 +156,13 @@ def _decide(desired: list[Desired], wanted: list[str], teams: set[str], ctx: Dep
     write: nothing is written here."""
     live = _read_all(ctx, wanted, teams)
     for item in desired:
-        _guard(item, live[item.namespace].states.get(item.pipeline), ctx)
+        previous = live[item.namespace].states.get(item.pipeline)
+        _forward(previous.current.revision if previous else "", ctx, item.pipeline,
+                 item.namespace)
+    name = lease.lease_name(ctx.source, ctx.environment)
+    for namespace in sorted(teams):  # the repository's last deploy here, pipelines gone too
+        recorded = lease.deployed_commit(live[namespace].objects.get(("ConfigMap", name)))
+        _forward(recorded, ctx, f"the repository's last deploy to {namespace}", namespace)
     _refuse(_preflight(desired, live, ctx))
     batch = _Batch()
     outcomes = [_deploy_one(item, live, ctx, batch) for item in desired]
@@ -205,23 +211,24 @@ def _read(cluster: Cluster, namespace: str, kinds: tuple[str, ...] = KINDS) -> _
     return _Live(objects, state.states_in(found.get("ConfigMap", [])))
 
 
-def _guard(item: Desired, previous: State | None, ctx: DeployContext) -> None:
-    """A stale CI job must not roll production back: the deployed commit must be an ancestor."""
-    if previous is None or previous.current.revision == ctx.commit:
+def _forward(deployed: str, ctx: DeployContext, what: str, namespace: str) -> None:
+    """A stale CI job must not roll production back: the commit `what` last recorded (a
+    pipeline's state, or the repository's lease record, which a deploy that writes nothing
+    leaves alone) must be an ancestor of the one deployed."""
+    if not deployed or deployed == ctx.commit:
         return
-    deployed = previous.current.revision
     known = ctx.history.is_ancestor(deployed, ctx.commit)
     if known is None and ctx.history.is_shallow() and ctx.history.deepen():
         known = ctx.history.is_ancestor(deployed, ctx.commit)
     if known or ctx.force:
         return
     if known is None:
-        raise Refused(f"{item.pipeline}: the deployed commit {deployed[:12]} is not in this "
+        raise Refused(f"{what}: the deployed commit {deployed[:12]} is not in this "
                       "clone, so it cannot be told whether this deploy moves forward",
                       hint=DEPTH_HINT)
     raise Refused(
-        f"{item.pipeline}: commit {ctx.commit[:12]} does not descend from the deployed "
-        f"commit {deployed[:12]}: refusing to roll {item.namespace} back (a stale CI job?)",
+        f"{what}: commit {ctx.commit[:12]} does not descend from the deployed "
+        f"commit {deployed[:12]}: refusing to roll {namespace} back (a stale CI job?)",
         hint="deploy a newer commit; to go back, `git revert` and push. --force overrides "
              "(and is recorded in the history); see "
              "docs/explanation/how-deploy-decides.md#the-stale-commit-guard")

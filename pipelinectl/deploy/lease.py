@@ -86,6 +86,14 @@ def release(cluster: Cluster, leases: list[Lease], holder: Holder, deployed: boo
                                    lease.resource_version))
 
 
+def deployed_commit(obj: Mapping[str, Any] | None) -> str:
+    """The commit the last deploy that wrote recorded in a lease object ("" when none)."""
+    if obj is None:
+        return ""
+    value = _record(obj).get("deployed")
+    return value if isinstance(value, str) else ""
+
+
 def _take(cluster: Cluster, namespace: str, holder: Holder, clock: Callable[[], float],
           sleep: Callable[[float], None]) -> Lease:
     name = lease_name(holder.source, holder.environment)

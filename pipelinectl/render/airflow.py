@@ -82,7 +82,7 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "docker_url": where.docker_url,
         "run_as": RUN_AS,
         "labels": ownership.labels_of(pipeline),
-        "annotations": ownership.annotations_of(pipeline, where.target.git_sha),
+        "annotations": ownership.annotations_of(pipeline),
         "tasks": [_task(pipeline, task) for task in pipeline.ordered_tasks()],
     }
 

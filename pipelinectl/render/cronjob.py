@@ -35,7 +35,6 @@ class Target:
     namespace: str
     service_account: str
     image: str  # <registry>/<team>/<pipeline>@sha256:<digest>
-    git_sha: str
 
     def __post_init__(self) -> None:
         if not _DIGEST_REFERENCE.match(self.image):
@@ -47,7 +46,7 @@ def render(pipeline: Pipeline, target: Target) -> dict[str, Any]:
     if pipeline.resolved_engine != "cronjob":
         raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
     owned = ownership.labels_of(pipeline)
-    notes = ownership.annotations_of(pipeline, target.git_sha)
+    notes = ownership.annotations_of(pipeline)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

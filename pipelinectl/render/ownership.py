@@ -13,7 +13,6 @@ from typing import Any
 
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.vocabulary import (
-    GIT_SHA_ANNOTATION,
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
@@ -29,8 +28,9 @@ def labels_of(pipeline: Pipeline) -> dict[str, str]:
     return {**dict(pipeline.metadata.labels), **owned}
 
 
-def annotations_of(pipeline: Pipeline, git_sha: str) -> dict[str, str]:
-    return {GIT_SHA_ANNOTATION: git_sha, SPEC_DIGEST_ANNOTATION: spec_digest(pipeline)}
+def annotations_of(pipeline: Pipeline) -> dict[str, str]:
+    """No commit: the commit that deployed an object is in the pipeline's state object."""
+    return {SPEC_DIGEST_ANNOTATION: spec_digest(pipeline)}
 
 
 def spec_digest(pipeline: Pipeline) -> str:

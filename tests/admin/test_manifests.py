@@ -234,8 +234,7 @@ def test_the_deployers_configmap_role_is_what_deploy_uses_there(git_repo: Path,
         valid_pipeline(git_repo / name, spec.format(name=name, cron=cron, secrets="db"))
         git(git_repo, "add", "-A")
         git(git_repo, "commit", "-qm", f"{name} {cron}")
-        head = git(git_repo, "rev-parse", "HEAD")
-        wanted = [desired(p, config, core.IMAGE.format(name=p.metadata.name), head)
+        wanted = [desired(p, config, core.IMAGE.format(name=p.metadata.name))
                   for p in load_pipelines(find_pipelines([], git_repo), config, None, git_repo)]
         deploy.run(wanted, core.context(git_repo, tmp_path / "kubeconfig", config=config),
                    True)

@@ -19,7 +19,7 @@ from pipelinectl.spec import platform
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.validation import load_pipelines
 from pipelinectl.yamlout import dump_all
-from tests.support.repo import REPO
+from tests.support.repo import REPO, git
 
 VALID = REPO / "tests" / "fixtures" / "valid"
 ZERO = "sha256:" + "0" * 64
@@ -69,7 +69,7 @@ def test_layout_content_and_placeholder(run, repo: Path) -> None:
     local = platform.load(None)
     for pipeline in load_pipelines(find_pipelines([], repo), local, None, repo):
         image = f"127.0.0.1:5000/default/{pipeline.metadata.name}@{ZERO}"
-        target = cronjob.Target("default", "default", image, head(repo))
+        target = cronjob.Target("default", "default", image)
         if pipeline.resolved_engine == "cronjob":
             expected = dump_all([cronjob.render(pipeline, target)])
             path = f"kubernetes/default/{pipeline.metadata.name}.yaml"
@@ -108,12 +108,19 @@ def test_an_invalid_pipeline_writes_nothing(run, repo: Path, tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
-def test_outside_git_the_commit_annotation_is_zero(run, tmp_path: Path) -> None:
+def test_outside_git_the_render_is_the_same_as_in_git(run, tmp_path: Path) -> None:
     shutil.copytree(VALID / "cron-all-options", tmp_path / "p")
     result = run("render", "--image-placeholder", "-o", str(tmp_path / "out"), cwd=tmp_path / "p")
     assert result.code == 0, result.err
-    text = (tmp_path / "out" / "kubernetes" / "default" / "admissions-hourly.yaml").read_text()
-    assert f"pipelinectl.io/git-sha: '{outputs.NO_COMMIT}'" in text
+    git(tmp_path / "p", "init", "-q")
+    git(tmp_path / "p", "add", "-A")
+    git(tmp_path / "p", "commit", "-qm", "p")
+    again = run("render", "--image-placeholder", "-o", str(tmp_path / "in-git"),
+                cwd=tmp_path / "p")
+    assert again.code == 0, again.err
+    name = "kubernetes/default/admissions-hourly.yaml"
+    text = (tmp_path / "out" / name).read_text()
+    assert text == (tmp_path / "in-git" / name).read_text() and "git-sha" not in text
 
 
 @pytest.mark.parametrize("part", ["..", "a/b", "", ".hidden", "UPPER", "x\n"])

@@ -13,7 +13,6 @@ from pipelinectl.render.desired import Desired, dag_places, desired
 from pipelinectl.spec import platform
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.validation import load_pipelines
-from pipelinectl.vocabulary import GIT_SHA_ANNOTATION
 from tests.support.fakekube import FakeKube
 from tests.support.repo import git, valid_pipeline
 
@@ -41,8 +40,7 @@ def commit(repo: Path, name: str = "etl", cron: str = "0 7 * * *", message: str 
 def desired_of(repo: Path, config: platform.Platform | None = None) -> list[Desired]:
     """What `deploy` would render for the repository's pipelines at HEAD."""
     config = config or platform.load(None)
-    head = git(repo, "rev-parse", "HEAD")
-    return [desired(p, config, IMAGE.format(name=p.metadata.name), head)
+    return [desired(p, config, IMAGE.format(name=p.metadata.name))
             for p in load_pipelines(find_pipelines([], repo), config, None, repo)]
 
 
@@ -67,15 +65,6 @@ def live_cronjob(fake: FakeKube, name: str = "etl") -> dict:  # type: ignore[typ
     found = fake.get("cronjobs", "default", name)
     assert found is not None
     return found
-
-
-def without_revision(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: without_revision(v) for k, v in value.items()
-                if k != GIT_SHA_ANNOTATION}
-    if isinstance(value, list):
-        return [without_revision(v) for v in value]
-    return value
 
 
 def recorded(fake: FakeKube, name: str = "etl") -> state.State:

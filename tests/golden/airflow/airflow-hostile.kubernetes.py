@@ -46,7 +46,6 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
-        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:6009bfa6c4367bf0e83afd484f55139748762a1ded8ed395e0186380567bbc8b',
     },
     'tasks': [

@@ -50,7 +50,6 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
-        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:76898a685af7c0619b0f66ec2b58e740da8c824b7e3a5d5117f466f94a3426e5',
     },
     'tasks': [

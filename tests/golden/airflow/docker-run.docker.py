@@ -46,7 +46,6 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
-        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:07d451304a0556dc44f57cd985e8da5c36aa4d238ab42ae479f0a8f82942fecf',
     },
     'tasks': [

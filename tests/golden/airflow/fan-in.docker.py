@@ -49,7 +49,6 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
-        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:aab02da07caea7499c4b0a723682cb6c34cf83228aaa59dd97d02e99f80f46db',
     },
     'tasks': [
