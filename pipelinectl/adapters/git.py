@@ -133,12 +133,19 @@ class GitHistory:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # A hundred pipelines deployed at one commit ask the same question a hundred times:
+        # one git process answers it (forgotten when the history deepens).
+        self._answers: dict[tuple[str, str], bool | None] = {}
 
     def is_ancestor(self, older: str, newer: str) -> bool | None:
-        return is_ancestor(self.root, older, newer)
+        key = (older, newer)
+        if key not in self._answers:
+            self._answers[key] = is_ancestor(self.root, older, newer)
+        return self._answers[key]
 
     def is_shallow(self) -> bool:
         return is_shallow(self.root)
 
     def deepen(self) -> bool:
+        self._answers.clear()
         return deepen(self.root)

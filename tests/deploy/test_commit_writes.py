@@ -38,13 +38,13 @@ def written(fake: FakeKube, since: int) -> list[str]:
     for request in fake.requests[since:]:
         if not request.write:
             continue
-        parts = request.path.split("/")
-        found.append(f"{request.method} {parts[-2]}/{parts[-1]}")
+        kind = request.path.rstrip("/").split("/")[-1 if request.method == "POST" else -2]
+        found.append(f"{request.method} {kind}/{request.name}")
     return found
 
 
 def without_leases(writes: list[str]) -> list[str]:
-    return [w for w in writes if f"/{LEASE_NAME_PREFIX}" not in w]
+    return [w for w in writes if f"/{LEASE_NAME_PREFIX}" not in w]  # taken, given back
 
 
 @pytest.fixture

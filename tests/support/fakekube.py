@@ -56,6 +56,7 @@ class Request:
     path: str
     query: dict[str, str]
     status: int = 0
+    name: str = ""  # the object's name: the path's last part, or the body's (POST)
 
     @property
     def write(self) -> bool:
@@ -202,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(parts.query))
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = Request(method, parts.path, query)
+        request = Request(method, parts.path, query, name=_name_of(method, parts.path, body))
         with self.kube._lock:
             self.kube.requests.append(request)
             fault = next((f for f in self.kube.faults if f.method == method and f.times > 0
@@ -353,6 +354,16 @@ def _resource_list(group: str, version: str) -> dict[str, Any]:
                       "verbs": ["create"]}]
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+
+
+def _name_of(method: str, path: str, body: bytes) -> str:
+    if method != "POST":
+        return path.rsplit("/", 1)[-1]
+    try:
+        found = json.loads(body or b"{}").get("metadata", {}).get("name", "")
+    except (ValueError, AttributeError):
+        return ""
+    return found if isinstance(found, str) else ""
 
 
 def _parse(body: bytes) -> dict[str, Any]:
