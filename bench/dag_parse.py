@@ -38,7 +38,7 @@ from pipelinectl.spec.validation import validate_files  # noqa: E402
 from tests.support import monorepo  # noqa: E402
 
 IMAGE = "127.0.0.1:5000/default/covid-cases-r@sha256:" + "a" * 64
-TARGET = cronjob.Target("default", "pipeline-runner", IMAGE)
+TARGET = cronjob.Target("default", "pipeline-runner", IMAGE, "0" * 40)
 
 DAG_FACTORY_CONFIG = """\
 default__covid-cases-r:

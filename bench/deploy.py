@@ -136,8 +136,9 @@ def one_deploy(root: pathlib.Path, fake: FakeKube, kubeconfig: pathlib.Path,
     commits_before = _commits(remote)
     started = time.perf_counter()
     pipelines = load_pipelines(find_pipelines([], root), config, None, root)
+    revision = wiring.revisions(root, pipelines)
     wanted = [desired(p, config, f"127.0.0.1:5000/default/{p.metadata.name}@sha256:"
-                      + "1" * 64) for p in pipelines]
+                      + "1" * 64, revision[p.file]) for p in pipelines]
     kube = Kube(Kube.connect({"KUBECONFIG": str(kubeconfig)})._client)
     before = len(fake.requests)
     with wiring.delivery(config, root, {"PATH": "/usr/bin:/bin"}) as found:

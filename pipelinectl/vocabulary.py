@@ -17,6 +17,7 @@ PIPELINE_LABEL: Final = "pipelinectl.io/pipeline"
 TEAM_LABEL: Final = "pipelinectl.io/team"
 TASK_LABEL: Final = "pipelinectl.io/task"
 DAG_LABEL: Final = "pipelinectl.io/dag"  # the DAG ConfigMaps a dags-folder sidecar watches
+GIT_SHA_ANNOTATION: Final = "pipelinectl.io/git-sha"  # the pipeline's revision
 SPEC_DIGEST_ANNOTATION: Final = "pipelinectl.io/spec-digest"
 # Labels and prefixes a pipeline's own metadata.labels may not set.
 RESERVED_LABEL_KEYS: Final = (MANAGED_BY,)
@@ -28,7 +29,8 @@ ENV_PIPELINE: Final = "PIPELINECTL_PIPELINE"
 ENV_TEAM: Final = "PIPELINECTL_TEAM"
 ENV_TASK: Final = "PIPELINECTL_TASK"
 ENV_RUN_ID: Final = "PIPELINECTL_RUN_ID"
-TASK_ENV: Final = (ENV_PIPELINE, ENV_TEAM, ENV_TASK, ENV_RUN_ID)
+ENV_REVISION: Final = "PIPELINECTL_REVISION"  # the last commit that changed the pipeline
+TASK_ENV: Final = (ENV_PIPELINE, ENV_TEAM, ENV_TASK, ENV_RUN_ID, ENV_REVISION)
 WORKSPACE: Final = "/workspace"  # the folder the tasks of one run share
 
 # -- the state object of a pipeline (a ConfigMap in its namespace) -----------------------------

@@ -97,6 +97,26 @@ def git_tracked(root: Path) -> Tracked | None:
     return git.tracked(root)
 
 
+def revisions(root: Path, pipelines: list[Pipeline]) -> dict[str, str]:
+    """Each pipeline's revision (by its file): the last commit that changed a file it is made
+    of (build/images.py: source_folders), or NO_REVISION. A shallow clone whose history stops
+    before some pipeline's last change is deepened first, as the stale-commit guard does; if
+    that cannot be, the oldest fetched commit stands in, and the command says so."""
+    from pipelinectl.adapters import git
+    from pipelinectl.render.outputs import NO_REVISION
+
+    wanted = {p.file: images.source_folders(p, root) for p in pipelines}
+    found = git.last_changes(root, wanted)
+    if git.is_shallow(root) and set(found.values()) & git.shallow_roots(root):
+        if git.deepen(root):
+            found = git.last_changes(root, wanted)
+        else:
+            progress("warning: a shallow clone without the history of every pipeline: their "
+                     "pipelinectl.io/git-sha is the oldest commit fetched (fetch the full "
+                     "history: docs/explanation/how-deploy-decides.md#the-stale-commit-guard)")
+    return {p.file: found.get(p.file, NO_REVISION) for p in pipelines}
+
+
 def untracked_files(root: Path) -> frozenset[str]:
     from pipelinectl.adapters import git
 

@@ -98,6 +98,55 @@ def _source_url(root: Path, environ: Mapping[str, str]) -> str | None:
     return strip_credentials(url.strip()) if url and url.strip() else None
 
 
+def last_changes(root: Path, wanted: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """For each key of `wanted`, the newest commit (from HEAD back) that changed a file below
+    one of its folders (repo-relative, "" for the whole repository): one `git log` walk for
+    all of them, stopped as soon as every key has its commit. A key whose folders no commit
+    touched gets no entry (outside git: none does). In a shallow clone the oldest fetched
+    commit counts as changing every file it holds."""
+    left = {key: tuple(f"{f}/" if f else "" for f in folders) for key, folders in
+            wanted.items()}
+    found: dict[str, str] = {}
+    if not left:
+        return found
+    try:
+        walk = subprocess.Popen(["git", "-C", str(root), "-c", "core.quotePath=false", "log",
+                                 "-z", "--name-only", "--no-renames", "--format=%x01%H",
+                                 "HEAD", "--"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL,
+                                env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except FileNotFoundError:
+        return found
+    assert walk.stdout is not None
+    pending = b""
+    try:
+        for block in iter(lambda: walk.stdout.read(65536), b""):  # type: ignore[union-attr]
+            records = (pending + block).split(b"\x01")
+            pending = records.pop()
+            for record in records:
+                _match(record, left, found)
+            if not left:
+                return found
+        _match(pending, left, found)
+        return found
+    finally:
+        walk.kill()
+        walk.wait()
+
+
+def _match(record: bytes, left: dict[str, tuple[str, ...]], found: dict[str, str]) -> None:
+    """One commit of the walk: its id, then the files it changed."""
+    if not record:
+        return
+    commit, _, names = record.partition(b"\0")
+    paths = [n.decode("utf-8", "surrogateescape") for n in names.strip(b"\n").split(b"\0")
+             if n.strip(b"\n")]
+    for key, prefixes in list(left.items()):
+        if any(path.startswith(prefix) for path in paths for prefix in prefixes):
+            found[key] = commit.decode()
+            del left[key]
+
+
 def is_ancestor(root: Path, older: str, newer: str) -> bool | None:
     """Whether `older` is `newer` or one of its ancestors; None when `older` is not in this
     clone at all (a shallow clone may lack it: see `deepen`)."""
@@ -106,6 +155,19 @@ def is_ancestor(root: Path, older: str, newer: str) -> bool | None:
     done = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", older, newer],
                           capture_output=True, check=False)
     return done.returncode == 0
+
+
+def shallow_roots(root: Path) -> frozenset[str]:
+    """The commits a shallow clone's history stops at (empty for a full clone)."""
+    name = _git(root, "rev-parse", "--git-path", "shallow", check=False)
+    if not name:
+        return frozenset()
+    path = Path(name.strip())
+    path = path if path.is_absolute() else root / path
+    try:
+        return frozenset(path.read_text().split())
+    except OSError:
+        return frozenset()
 
 
 def is_shallow(root: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,24 @@ def plan(pipeline: Pipeline, pipeline_dir: Path, platform: Platform,
     inputs = digest.inputs_of(build)
     return ImagePlan(pipeline, pipeline_dir, repository(platform, pipeline), build, inputs,
                      inputs.digest)
+
+
+def source_folders(pipeline: Pipeline, root: Path) -> tuple[str, ...]:
+    """The folders (relative to the repository root `root`, with /; "" for the root itself)
+    whose files make the pipeline: its own folder, and a custom Dockerfile's context when
+    that reaches beyond it. A commit that changes no file below them changes nothing the
+    pipeline renders to (its revision: docs/explanation/how-deploy-decides.md)."""
+    folders = [pipeline.folder]
+    if pipeline.image.dockerfile is not None:
+        folders.append(Path(os.path.normpath(pipeline.folder / (pipeline.image.context or "."))))
+    found = []
+    for folder in folders:
+        try:
+            relative = folder.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        found.append("" if relative == "." else relative)
+    return tuple(sorted(set(found)))
 
 
 def labels(image: ImagePlan, git: GitState | None, clean: bool) -> dict[str, str]:

@@ -39,7 +39,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     built = imagebuild.run(loaded.plans(), wiring.image_settings(config, environ, git, root))
     images = {(config.teams[o.plan.pipeline.metadata.team].namespace, o.plan.name): o
               for o in built}
-    wanted = [desired(o.plan.pipeline, config, _reference(o)) for o in built]
+    revision = wiring.revisions(root, [o.plan.pipeline for o in built])
+    wanted = [desired(o.plan.pipeline, config, _reference(o), revision[o.plan.pipeline.file])
+              for o in built]
     with wiring.delivery(config, root, environ) as delivery:
         ctx = engine.DeployContext(
             wiring.cluster(config, root, environ), wiring.history(root), git.commit,

@@ -65,13 +65,14 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     git = wiring.git_state(root, environ)
     decided = imagebuild.decide(loaded.plans(), wiring.image_settings(config, environ, git,
                                                                       root))
+    revision = wiring.revisions(root, pipelines)
     new = {}
     image_words = {}
     for outcome in decided:
         pipeline = outcome.plan.pipeline
         pending = outcome.digest is None
         image = outcome.plan.reference(outcome.digest or outputs.PLACEHOLDER_DIGEST)
-        rendered = outputs.render_pipeline(pipeline, config, image)
+        rendered = outputs.render_pipeline(pipeline, config, image, revision[pipeline.file])
         new[rendered.path] = (pipeline.metadata.name, rendered.content)
         image_words[rendered.path] = (["image rebuild: " + "; ".join(outcome.reasons)]
                                       if pending else [])

@@ -44,8 +44,10 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                          "until rendered again after `pipelinectl build`\n")
     else:
         digests = _resolved(plans, wiring.build_tools(config, environ))
+    revision = wiring.revisions(root, [plan.pipeline for plan in plans])
     rendered = [outputs.render_pipeline(plan.pipeline, config,
-                                        plan.reference(digests[plan.pipeline.file]))
+                                        plan.reference(digests[plan.pipeline.file]),
+                                        revision[plan.pipeline.file])
                 for plan in plans]
     if args.output:  # the folder named is the user's; what pipelinectl makes below it is real
         out = Path(os.path.normpath(cwd / args.output))

@@ -42,7 +42,8 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                                   {s for t in tasks for s in t.secrets})
     extra = inputs.read_env_file(Path(args.env_file)) if args.env_file else {}
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    env = inputs.environments(pipeline, tasks, secrets, extra, f"local__{stamp}")
+    env = inputs.environments(pipeline, tasks, secrets, extra, f"local__{stamp}",
+                              wiring.revisions(root, [pipeline])[pipeline.file])
     workspace = _workspace(root, pipeline)
     _assumed(pipeline, tasks, workspace)
     _untracked(loaded.untracked_in(pipeline), args.include_untracked)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, UserError
 from pipelinectl.spec.checks import NUL_HINT
 from pipelinectl.spec.model import Pipeline, Task
-from pipelinectl.vocabulary import ENV_PIPELINE, ENV_RUN_ID, ENV_TASK, ENV_TEAM
+from pipelinectl.vocabulary import ENV_PIPELINE, ENV_REVISION, ENV_RUN_ID, ENV_TASK, ENV_TEAM
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NAME_HINT = "use letters, digits and '_', not starting with a digit"
@@ -124,7 +124,8 @@ def _env_line(path: str, number: int, line: str) -> tuple[str, str] | Diagnostic
 
 
 def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Mapping[str, str]],
-                 extra: Mapping[str, str], run_id: str) -> dict[str, dict[str, str]]:
+                 extra: Mapping[str, str], run_id: str,
+                 revision: str) -> dict[str, dict[str, str]]:
     """Each task's environment. As in Kubernetes, where `env` wins over `envFrom`, a Secret's
     keys come first; then the fixed variables, the task's env and --env-file."""
     found = {}
@@ -134,7 +135,7 @@ def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Ma
             environment.update(secrets.get(secret, {}))
         environment.update({ENV_PIPELINE: pipeline.metadata.name,
                             ENV_TEAM: pipeline.metadata.team, ENV_TASK: task.name,
-                            ENV_RUN_ID: run_id})
+                            ENV_RUN_ID: run_id, ENV_REVISION: revision})
         environment.update(dict(task.env))
         environment.update(extra)
         found[task.name] = environment

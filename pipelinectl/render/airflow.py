@@ -21,7 +21,7 @@ from pipelinectl.render.cronjob import RUN_AS, Target
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.spec.platform import TaskRunner
 from pipelinectl.units import parse_duration, parse_quantity
-from pipelinectl.vocabulary import ENV_PIPELINE, ENV_TASK, ENV_TEAM
+from pipelinectl.vocabulary import ENV_PIPELINE, ENV_REVISION, ENV_TASK, ENV_TEAM
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "dag.py.tmpl"
 DEFAULT_START = (2024, 1, 1)  # without start_date: a fixed past day (catchup is off by default)
@@ -82,8 +82,9 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "docker_url": where.docker_url,
         "run_as": RUN_AS,
         "labels": ownership.labels_of(pipeline),
-        "annotations": ownership.annotations_of(pipeline),
-        "tasks": [_task(pipeline, task) for task in pipeline.ordered_tasks()],
+        "annotations": ownership.annotations_of(pipeline, where.target.revision),
+        "tasks": [_task(pipeline, task, where.target.revision)
+                  for task in pipeline.ordered_tasks()],
     }
 
 
@@ -95,9 +96,9 @@ def _start(pipeline: Pipeline) -> list[int]:
     return [day.year, day.month, day.day]
 
 
-def _task(pipeline: Pipeline, task: Task) -> dict[str, Any]:
+def _task(pipeline: Pipeline, task: Task, revision: str) -> dict[str, Any]:
     fixed = [[ENV_PIPELINE, pipeline.metadata.name], [ENV_TEAM, pipeline.metadata.team],
-             [ENV_TASK, task.name]]
+             [ENV_TASK, task.name], [ENV_REVISION, revision]]
     return {
         "name": task.name,
         "pod_name": f"{pipeline.metadata.name}-{task.name}"[:63].rstrip("-"),

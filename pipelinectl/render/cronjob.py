@@ -15,7 +15,14 @@ from typing import Any
 from pipelinectl.render import ownership
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration
-from pipelinectl.vocabulary import ENV_PIPELINE, ENV_RUN_ID, ENV_TASK, ENV_TEAM, WORKSPACE
+from pipelinectl.vocabulary import (
+    ENV_PIPELINE,
+    ENV_REVISION,
+    ENV_RUN_ID,
+    ENV_TASK,
+    ENV_TEAM,
+    WORKSPACE,
+)
 
 RUN_AS = 10001  # the non-root user of the base images (base-images/*/Dockerfile)
 SUCCESSFUL_JOBS_KEPT = 3
@@ -35,6 +42,7 @@ class Target:
     namespace: str
     service_account: str
     image: str  # <registry>/<team>/<pipeline>@sha256:<digest>
+    revision: str  # the last commit that changed the pipeline's files (NO_REVISION: none)
 
     def __post_init__(self) -> None:
         if not _DIGEST_REFERENCE.match(self.image):
@@ -46,7 +54,7 @@ def render(pipeline: Pipeline, target: Target) -> dict[str, Any]:
     if pipeline.resolved_engine != "cronjob":
         raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
     owned = ownership.labels_of(pipeline)
-    notes = ownership.annotations_of(pipeline)
+    notes = ownership.annotations_of(pipeline, target.revision)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -108,7 +116,7 @@ def _container(pipeline: Pipeline, task: Task, target: Target) -> dict[str, Any]
         "name": task.name,
         "image": target.image,
         "command": list(task.command),
-        "env": _env(pipeline, task),
+        "env": _env(pipeline, task, target.revision),
     }
     if task.secrets:
         container["envFrom"] = [{"secretRef": {"name": name}} for name in task.secrets]
@@ -122,7 +130,7 @@ def _container(pipeline: Pipeline, task: Task, target: Target) -> dict[str, Any]
     return container
 
 
-def _env(pipeline: Pipeline, task: Task) -> list[dict[str, Any]]:
+def _env(pipeline: Pipeline, task: Task, revision: str) -> list[dict[str, Any]]:
     fixed: list[dict[str, Any]] = [
         {"name": ENV_PIPELINE, "value": pipeline.metadata.name},
         {"name": ENV_TEAM, "value": pipeline.metadata.team},
@@ -130,5 +138,6 @@ def _env(pipeline: Pipeline, task: Task) -> list[dict[str, Any]]:
         # The Job's name identifies the run (the pod carries it as the job-name label).
         {"name": ENV_RUN_ID,
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
+        {"name": ENV_REVISION, "value": revision},
     ]
     return fixed + [{"name": name, "value": value} for name, value in task.env]

@@ -34,15 +34,15 @@ class Desired:
     dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
 
 
-def desired(pipeline: Pipeline, platform: Platform, image: str) -> Desired:
+def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -> Desired:
     team = platform.teams[pipeline.metadata.team]
     secrets = tuple(sorted({s for task in pipeline.tasks for s in task.secrets}))
     common = (pipeline.metadata.name, team.name, team.namespace, ownership.spec_digest(pipeline),
               image)
     if pipeline.resolved_engine == "cronjob":
-        target = cronjob.Target(team.namespace, team.service_account, image)
+        target = cronjob.Target(team.namespace, team.service_account, image, revision)
         return Desired(*common, objects=(cronjob.render(pipeline, target),), secrets=secrets)
-    source = render_pipeline(pipeline, platform, image).content
+    source = render_pipeline(pipeline, platform, image, revision).content
     delivery = platform.airflow.dags
     dag = airflow.dag_id(pipeline)
     if delivery.kind == "configmap":

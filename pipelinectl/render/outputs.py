@@ -30,6 +30,7 @@ from pipelinectl.vocabulary import (
 from pipelinectl.yamlout import dump_all
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64  # `render --image-placeholder`: never deployable
+NO_REVISION = "0" * 40  # no commit changed the pipeline's files: outside git, or not committed
 MAX_RENDERED_BYTES = 4 * 1024 * 1024  # what prune reads of a file before deciding it is ours
 _SAFE_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.yaml|\.py)?$")
 
@@ -40,12 +41,14 @@ class Rendered:
     content: str
 
 
-def render_pipeline(pipeline: Pipeline, platform: Platform, image: str) -> Rendered:
-    """The one output file of `pipeline`, whose image is `image` (by @sha256: digest): a
-    function of the spec, the image and the platform only, never of the commit, so that a
-    commit that changes none of them changes no byte (docs/explanation/how-deploy-decides.md)."""
+def render_pipeline(pipeline: Pipeline, platform: Platform, image: str,
+                    revision: str) -> Rendered:
+    """The one output file of `pipeline`, whose image is `image` (by @sha256: digest) and
+    whose `revision` is the last commit that changed its files: a function of the pipeline's
+    inputs, never of the deploying commit, so that a commit that changes none of them changes
+    no byte (docs/explanation/how-deploy-decides.md#what-a-commit-writes)."""
     team = platform.teams[pipeline.metadata.team]
-    target = cronjob.Target(team.namespace, team.service_account, image)
+    target = cronjob.Target(team.namespace, team.service_account, image, revision)
     name, team_name = pipeline.metadata.name, pipeline.metadata.team
     if pipeline.resolved_engine == "cronjob":
         return Rendered(relative_path(RENDERED_KUBERNETES_DIR, team.namespace, f"{name}.yaml"),
@@ -89,5 +92,5 @@ def size_problems(pipeline: Pipeline, platform: Platform) -> list[Diagnostic]:
     placeholder image (a digest reference has a fixed length)."""
     image = f"{platform.registry}/{pipeline.metadata.team}/{pipeline.metadata.name}@" \
             f"{PLACEHOLDER_DIGEST}"
-    size = len(render_pipeline(pipeline, platform, image).content.encode("utf-8"))
+    size = len(render_pipeline(pipeline, platform, image, NO_REVISION).content.encode("utf-8"))
     return [too_big(pipeline, size)] if size > limit(pipeline) else []

@@ -13,6 +13,7 @@ from typing import Any
 
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.vocabulary import (
+    GIT_SHA_ANNOTATION,
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
@@ -28,9 +29,10 @@ def labels_of(pipeline: Pipeline) -> dict[str, str]:
     return {**dict(pipeline.metadata.labels), **owned}
 
 
-def annotations_of(pipeline: Pipeline) -> dict[str, str]:
-    """No commit: the commit that deployed an object is in the pipeline's state object."""
-    return {SPEC_DIGEST_ANNOTATION: spec_digest(pipeline)}
+def annotations_of(pipeline: Pipeline, revision: str) -> dict[str, str]:
+    """`revision`: the last commit that changed the pipeline's files, not the deploying one
+    (which the state object records), so that an unrelated commit changes no annotation."""
+    return {GIT_SHA_ANNOTATION: revision, SPEC_DIGEST_ANNOTATION: spec_digest(pipeline)}
 
 
 def spec_digest(pipeline: Pipeline) -> str:

@@ -13,10 +13,7 @@ import yaml
 import tests.support.deploying as core
 from pipelinectl.admin import airflowrbac, manifests
 from pipelinectl.deploy import engine as deploy
-from pipelinectl.render.desired import desired
 from pipelinectl.spec import platform
-from pipelinectl.spec.discover import find_pipelines
-from pipelinectl.spec.validation import load_pipelines
 from pipelinectl.yamlout import dump_all
 from tests.support import golden
 from tests.support.fakekube import FakeKube
@@ -234,8 +231,7 @@ def test_the_deployers_configmap_role_is_what_deploy_uses_there(git_repo: Path,
         valid_pipeline(git_repo / name, spec.format(name=name, cron=cron, secrets="db"))
         git(git_repo, "add", "-A")
         git(git_repo, "commit", "-qm", f"{name} {cron}")
-        wanted = [desired(p, config, core.IMAGE.format(name=p.metadata.name))
-                  for p in load_pipelines(find_pipelines([], git_repo), config, None, git_repo)]
+        wanted = core.desired_of(git_repo, config)
         deploy.run(wanted, core.context(git_repo, tmp_path / "kubeconfig", config=config),
                    True)
     used = set()

@@ -453,7 +453,8 @@ def test_render_references_the_built_image_by_digest(etl: tuple[Path, str], run,
     assert result.code == 0, result.err
     manifest = (out / "kubernetes" / "default" / "etl.yaml").read_text()
     assert f"        image: {reference}\n" in manifest
-    assert "git-sha" not in manifest  # the commit is the state object's, not the render's
+    revision = git(folder, "log", "-1", "--format=%H", "--", "etl")  # etl's last change
+    assert f"pipelinectl.io/git-sha: {revision}\n" in manifest
 
     # Inputs changed and not built yet: no guessing, nothing written.
     (folder / "etl" / "etl.py").write_text("print('not built')\n")

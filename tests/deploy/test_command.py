@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelinectl.vocabulary import GIT_SHA_ANNOTATION
+from tests.support.deploying import without_revision
 from tests.support.fakekube import FakeKube
 from tests.support.repo import git, write
 from tests.support.services import BASE, HOST, PREFIX, PYTHON_SPEC
@@ -114,7 +116,10 @@ def test_deploy_stale_job_and_rollback_by_revert(run, repo: Path, cluster: FakeK
     assert "building" not in rollback.err  # the old image, no build
     live = cronjob(cluster)["spec"]
     assert live["schedule"] == "0 7 * * *"
-    assert live["jobTemplate"]["spec"] == spec_a["jobTemplate"]["spec"]
+    assert without_revision(live["jobTemplate"]["spec"]) == \
+        without_revision(spec_a["jobTemplate"]["spec"])
+    assert cronjob(cluster)["metadata"]["annotations"][GIT_SHA_ANNOTATION] == \
+        git(repo, "rev-parse", "HEAD")  # the revert is the last commit that changed etl
 
 
 def test_only_mapped_branches_and_clean_commits_deploy(run, repo: Path,

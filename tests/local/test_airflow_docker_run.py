@@ -59,7 +59,7 @@ def test_docker_runner_dag_runs_for_real(image_digest: str, airflow_python: str,
                             REPO)
     pipeline = report.pipelines[0]
     where = airflow.AirflowTarget(
-        cronjob.Target("default", "default", image_digest), runner="docker")
+        cronjob.Target("default", "default", image_digest, "0" * 40), runner="docker")
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "docker_run.py").write_text(airflow.render(pipeline, where), encoding="utf-8")

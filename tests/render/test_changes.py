@@ -47,7 +47,7 @@ def rendered(folder: Path, spec: str, engine: str, digest: str) -> outputs.Rende
     valid_pipeline(folder, spec.replace("ENGINE", engine))
     local = platform.load(None)
     [pipeline] = load_pipelines(find_pipelines([str(folder)], folder), local, None, folder)
-    return outputs.render_pipeline(pipeline, local, IMAGE + digest * 64)
+    return outputs.render_pipeline(pipeline, local, IMAGE + digest * 64, outputs.NO_REVISION)
 
 
 @pytest.mark.parametrize(("engine", "kind", "name"), [("cronjob", "CronJob", "etl"),

@@ -52,9 +52,11 @@ def files(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def head(repo: Path) -> str:
-    return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()
+def last_change(repo: Path, folder: Path) -> str:
+    """The last commit that changed `folder`, as git log says it."""
+    return subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%H", "--",
+                           str(folder)], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def test_layout_content_and_placeholder(run, repo: Path) -> None:
@@ -69,7 +71,7 @@ def test_layout_content_and_placeholder(run, repo: Path) -> None:
     local = platform.load(None)
     for pipeline in load_pipelines(find_pipelines([], repo), local, None, repo):
         image = f"127.0.0.1:5000/default/{pipeline.metadata.name}@{ZERO}"
-        target = cronjob.Target("default", "default", image)
+        target = cronjob.Target("default", "default", image, last_change(repo, pipeline.folder))
         if pipeline.resolved_engine == "cronjob":
             expected = dump_all([cronjob.render(pipeline, target)])
             path = f"kubernetes/default/{pipeline.metadata.name}.yaml"
@@ -108,22 +110,25 @@ def test_an_invalid_pipeline_writes_nothing(run, repo: Path, tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
-def test_outside_git_the_render_is_the_same_as_in_git(run, tmp_path: Path) -> None:
-    shutil.copytree(VALID / "cron-all-options", tmp_path / "p")
-    result = run("render", "--image-placeholder", "-o", str(tmp_path / "out"), cwd=tmp_path / "p")
-    assert result.code == 0, result.err
-    git(tmp_path / "p", "init", "-q")
-    git(tmp_path / "p", "add", "-A")
-    git(tmp_path / "p", "commit", "-qm", "p")
-    again = run("render", "--image-placeholder", "-o", str(tmp_path / "in-git"),
-                cwd=tmp_path / "p")
-    assert again.code == 0, again.err
+def test_the_revision_is_the_last_commit_that_changed_the_pipeline(run, tmp_path: Path) -> None:
+    """Outside git: forty zeros. In git: the last commit that changed the pipeline's folder,
+    so a commit elsewhere renders the same bytes."""
+    repo = tmp_path / "p"
+    shutil.copytree(VALID / "cron-all-options", repo / "hourly")
     name = "kubernetes/default/admissions-hourly.yaml"
-    text = (tmp_path / "out" / name).read_text()
-    assert text == (tmp_path / "in-git" / name).read_text() and "git-sha" not in text
-
-
-@pytest.mark.parametrize("part", ["..", "a/b", "", ".hidden", "UPPER", "x\n"])
-def test_path_elements_are_checked(part: str) -> None:
-    with pytest.raises(ValueError, match="unsafe path element"):
-        outputs.relative_path("kubernetes", part)
+    result = run("render", "--image-placeholder", "-o", str(tmp_path / "out"), cwd=repo)
+    assert result.code == 0, result.err
+    outside = (tmp_path / "out" / name).read_text()
+    assert f"pipelinectl.io/git-sha: '{outputs.NO_REVISION}'" in outside
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "p")
+    changed = git(repo, "rev-parse", "HEAD")
+    (repo / "README.md").write_text("docs\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "docs")
+    assert run("render", "--image-placeholder", "-o", str(tmp_path / "in-git"),
+               cwd=repo).code == 0
+    text = (tmp_path / "in-git" / name).read_text()
+    assert f"pipelinectl.io/git-sha: {changed}\n" in text
+    assert f"- name: PIPELINECTL_REVISION\n              value: {changed}\n" in text

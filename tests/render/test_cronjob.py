@@ -35,7 +35,8 @@ PIPELINES = cronjob_pipelines()
 def target(pipeline: spec.Pipeline) -> cronjob.Target:
     digest = hashlib.sha256(pipeline.metadata.name.encode()).hexdigest()
     return cronjob.Target(namespace="default", service_account="pipeline-runner",
-                          image=f"127.0.0.1:5000/default/{pipeline.metadata.name}@sha256:{digest}")
+                          image=f"127.0.0.1:5000/default/{pipeline.metadata.name}@sha256:{digest}",
+                          revision="0123456789abcdef0123456789abcdef01234567")
 
 
 def rendered(name: str) -> str:
@@ -116,4 +117,4 @@ def test_spec_digest_follows_meaning_not_text(tmp_path: Path) -> None:
 
 def test_target_refuses_a_tag_reference() -> None:
     with pytest.raises(ValueError, match="@sha256: digest"):
-        cronjob.Target("default", "pipeline-runner", "127.0.0.1:5000/x/y:latest")
+        cronjob.Target("default", "pipeline-runner", "127.0.0.1:5000/x/y:latest", "abc")

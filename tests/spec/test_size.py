@@ -44,12 +44,12 @@ def test_an_aliased_env_over_a_chain_of_tasks_is_refused_unrendered(run, tmp_pat
 
 def test_a_pipeline_near_the_limit_is_rendered_and_measured(run, tmp_path: Path) -> None:
     # 60 tasks of 17 KiB env: 1,045,320 bytes of task text, just under the DAG limit; the
-    # real DAG file, with each task's structure around it, is 1,097,422 bytes: over it.
+    # real DAG file, with each task's structure around it, is over 1.05 MiB: over it.
     write(tmp_path / "pipeline.yaml", spec("airflow", 17 * 1024, 1, 60))
     result = run("validate", cwd=tmp_path)
     assert result.code == 1
     assert result.out == (
-        "pipeline.yaml:9:1: tasks: the pipeline renders to a DAG file of 1.0 MiB; the limit "
+        "pipeline.yaml:9:1: tasks: the pipeline renders to a DAG file of 1.1 MiB; the limit "
         "for a DAG file is 1 MiB\n" + HINT + "1 problem in 1 of 1 pipeline file\n")
     write(tmp_path / "pipeline.yaml", spec("airflow", 4 * 1024, 1, 60))
     assert run("validate", cwd=tmp_path).code == 0  # rendered, measured, fits

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelinectl import wiring
 from pipelinectl.adapters.git import GitHistory
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.deploy import engine, state
@@ -13,6 +14,7 @@ from pipelinectl.render.desired import Desired, dag_places, desired
 from pipelinectl.spec import platform
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.validation import load_pipelines
+from pipelinectl.vocabulary import ENV_REVISION, GIT_SHA_ANNOTATION
 from tests.support.fakekube import FakeKube
 from tests.support.repo import git, valid_pipeline
 
@@ -40,8 +42,10 @@ def commit(repo: Path, name: str = "etl", cron: str = "0 7 * * *", message: str 
 def desired_of(repo: Path, config: platform.Platform | None = None) -> list[Desired]:
     """What `deploy` would render for the repository's pipelines at HEAD."""
     config = config or platform.load(None)
-    return [desired(p, config, IMAGE.format(name=p.metadata.name))
-            for p in load_pipelines(find_pipelines([], repo), config, None, repo)]
+    pipelines = load_pipelines(find_pipelines([], repo), config, None, repo)
+    revision = wiring.revisions(repo.resolve(), pipelines)
+    return [desired(p, config, IMAGE.format(name=p.metadata.name), revision[p.file])
+            for p in pipelines]
 
 
 def context(repo: Path, kubeconfig: Path, force: bool = False,
@@ -65,6 +69,17 @@ def live_cronjob(fake: FakeKube, name: str = "etl") -> dict:  # type: ignore[typ
     found = fake.get("cronjobs", "default", name)
     assert found is not None
     return found
+
+
+def without_revision(value: object) -> object:
+    """`value` without the pipeline's revision (the git-sha annotation and the
+    PIPELINECTL_REVISION variable): a revert is a new commit that changed the pipeline."""
+    if isinstance(value, dict):
+        return {k: without_revision(v) for k, v in value.items() if k != GIT_SHA_ANNOTATION}
+    if isinstance(value, list):
+        return [without_revision(v) for v in value
+                if not (isinstance(v, dict) and v.get("name") == ENV_REVISION)]
+    return value
 
 
 def recorded(fake: FakeKube, name: str = "etl") -> state.State:

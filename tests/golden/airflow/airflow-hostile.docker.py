@@ -46,6 +46,7 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:6009bfa6c4367bf0e83afd484f55139748762a1ded8ed395e0186380567bbc8b',
     },
     'tasks': [
@@ -58,6 +59,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'airflow-hostile'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'fetch'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
                 ['JINJA', '{{ conn.kubernetes_default.password }}'],
                 ['ENDRAW', '{% endraw %}{{ 7 * 7 }}'],
                 ['QUOTES', '\'\'\'"""\\'],
@@ -86,6 +88,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'airflow-hostile'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'report'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
             ],
             'secrets': [],
             'requests': {

@@ -50,6 +50,7 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:76898a685af7c0619b0f66ec2b58e740da8c824b7e3a5d5117f466f94a3426e5',
     },
     'tasks': [
@@ -62,6 +63,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'covid-cases-r'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'fetch'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
                 ['TZ', 'Europe/London'],
             ],
             'secrets': [],
@@ -87,6 +89,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'covid-cases-r'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'aggregate'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
                 ['TZ', 'Europe/London'],
             ],
             'secrets': [],
@@ -112,6 +115,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'covid-cases-r'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'report'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
                 ['TZ', 'Europe/London'],
             ],
             'secrets': [],

@@ -46,6 +46,7 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:07d451304a0556dc44f57cd985e8da5c36aa4d238ab42ae479f0a8f82942fecf',
     },
     'tasks': [
@@ -58,6 +59,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'docker-run'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'write'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
                 ['GREETING', 'hello {{ ds }} $(id)'],
             ],
             'secrets': [],
@@ -83,6 +85,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'docker-run'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'read'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
             ],
             'secrets': [],
             'requests': {

@@ -49,6 +49,7 @@ PIPELINE: dict = {
         'pipelinectl.io/team': 'default',
     },
     'annotations': {
+        'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
         'pipelinectl.io/spec-digest': 'sha256:aab02da07caea7499c4b0a723682cb6c34cf83228aaa59dd97d02e99f80f46db',
     },
     'tasks': [
@@ -61,6 +62,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'fan-in'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'fetch'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
             ],
             'secrets': ['warehouse-db'],
             'requests': {
@@ -85,6 +87,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'fan-in'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'clean'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
             ],
             'secrets': ['warehouse-db'],
             'requests': {
@@ -109,6 +112,7 @@ PIPELINE: dict = {
                 ['PIPELINECTL_PIPELINE', 'fan-in'],
                 ['PIPELINECTL_TEAM', 'default'],
                 ['PIPELINECTL_TASK', 'load'],
+                ['PIPELINECTL_REVISION', '0123456789abcdef0123456789abcdef01234567'],
             ],
             'secrets': ['warehouse-db'],
             'requests': {
