@@ -204,6 +204,12 @@ def _platform(sub: Subparsers) -> None:
                     "to, and the in-cluster Kubernetes connection.")
     options.output_file(values, "write FILE (replaced atomically) instead of printing")
     options.worker_service_account(values)
+    values.add_argument("--no-git-sync", dest="git_sync", action="store_false",
+                        help="airflow.dags.git: leave dags.gitSync out, for an Airflow 3 chart "
+                             "that reads the DAG bundles only (they are always in the values)")
+    values.add_argument("--git-conn-id", metavar="ID", default="git_default",
+                        help="airflow.dags.git: the Airflow git connection the DAG bundles "
+                             "fetch with, holding any credentials (default git_default)")
     options.platform(values)
 
 

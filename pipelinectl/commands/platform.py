@@ -26,6 +26,8 @@ class Args:
     platform: str | None
     team: list[str] | None = None  # manifests only
     airflow_namespace: str | None = None  # manifests only
+    git_sync: bool = True  # airflow-values only
+    git_conn_id: str = "git_default"  # airflow-values only
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -57,7 +59,8 @@ def _manifests(args: Args, config: platform.Platform) -> int:
 
 
 def _airflow_values(args: Args, config: platform.Platform) -> int:
-    values: dict[str, Any] = airflowvalues.values(config, args.worker_service_account)
+    values: dict[str, Any] = airflowvalues.values(config, args.worker_service_account,
+                                                  args.git_sync, args.git_conn_id)
     _emit(airflowvalues.HEADER + dump_all([values]), Path(args.output) if args.output else None)
     return EXIT_OK
 

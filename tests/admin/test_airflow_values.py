@@ -186,7 +186,10 @@ def test_hostile_values_come_out_as_data(tmp_path: Path) -> None:
     back = yaml.safe_load(dumped)
     assert back["dags"]["gitSync"]["repo"] == repo
     assert back["dags"]["gitSync"]["branch"] == back["dags"]["gitSync"]["ref"] == 'x" - y: [z]'
-    assert set(back) == {"dags", "env", "workers"}
+    assert set(back) == {"dags", "config", "env", "workers"}
+    [bundle, *_] = json.loads(back["config"]["dag_processor"]["dag_bundle_config_list"])
+    assert bundle["kwargs"]["repo_url"] == repo
+    assert bundle["kwargs"]["tracking_ref"] == 'x" - y: [z]'
 
 
 @pytest.mark.parametrize("field", ["repo", "branch", "path"])
@@ -275,3 +278,43 @@ def test_a_real_airflow_reads_the_connection_as_in_cluster(airflow_python: str,
     done = subprocess.run([airflow_python, "-c", probe], env=env, capture_output=True, text=True,
                           timeout=300, check=True)
     assert done.stdout.split() == ["kubernetes", "True"]
+
+
+def bundles_of(values: dict[str, Any]) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = json.loads(
+        values["config"]["dag_processor"]["dag_bundle_config_list"])
+    return listed
+
+
+def test_git_delivery_gives_airflow_3_a_versioned_bundle_per_team(tmp_path: Path) -> None:
+    values = values_of(tmp_path, PLATFORMS["git"])
+    assert bundles_of(values) == [
+        {"name": f"pipelinectl-{team}",
+         "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
+         "kwargs": {"repo_url": "https://git.example.org/data/dags.git",  # no credentials
+                    "tracking_ref": "dags", "subdir": f"teams/{team}",
+                    "refresh_interval": 60, "git_conn_id": "git_default"}}
+        for team in ("default", "epi-surveillance")]
+    assert "s3cret" not in json.dumps(values)
+    assert values["dags"]["gitSync"]["enabled"] is True  # Airflow 2 and git-sync charts
+
+
+def test_one_bundle_for_all_teams_when_the_path_names_no_team(tmp_path: Path) -> None:
+    text = PLATFORMS["git"].replace('path: "teams/{team}"', 'path: "all-teams"')
+    [bundle] = bundles_of(values_of(tmp_path, text))
+    assert (bundle["name"], bundle["kwargs"]["subdir"]) == ("pipelinectl-all", "all-teams")
+
+
+def test_no_git_sync_and_another_connection(run, tmp_path: Path) -> None:
+    config = write(tmp_path / "platform.yaml", PLATFORMS["git"])
+    printed = run("platform", "airflow-values", "--no-git-sync", "--git-conn-id", "dags_repo",
+                  "--platform", str(config), cwd=tmp_path)
+    assert printed.code == 0, printed.err
+    values = yaml.safe_load(printed.out)
+    assert "dags" not in values
+    assert {b["kwargs"]["git_conn_id"] for b in bundles_of(values)} == {"dags_repo"}
+    bad = run("platform", "airflow-values", "--git-conn-id", "a b", "--platform", str(config),
+              cwd=tmp_path)
+    assert (bad.code, bad.err) == (1, "error: --git-conn-id 'a b' is not an Airflow connection "
+                                      "id\n  hint: use letters, digits, '_', '.' and '-', "
+                                      "e.g. git_default\n")
