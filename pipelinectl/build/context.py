@@ -168,7 +168,8 @@ def _builder_entries(language: str) -> Iterator[Entry]:
 def _require_tracked(path: Path, tracked: Tracked | None, shown: str) -> None:
     if tracked is not None and not tracked.has_file(path):
         raise UserError(f"{shown} is not tracked by git, so it cannot be part of the image",
-                        hint=f"git add {shown} and commit it")
+                        hint=f"git add {shown} (deploy needs it committed); `pipelinectl run "
+                             "--include-untracked` takes it as it is")
 
 
 def _ignore_patterns(context: Path, defaults: tuple[str, ...],

@@ -591,7 +591,8 @@ def test_an_untracked_dependency_file_is_refused(git_repo: Path) -> None:
         tracked_plan(repo, demo / "pipeline.yaml")
     assert refused.value.render() == (
         "error: requirements.txt is not tracked by git, so it cannot be part of the image\n"
-        "  hint: git add requirements.txt and commit it")  # paths as the spec's display name
+        "  hint: git add requirements.txt (deploy needs it committed); `pipelinectl run "
+        "--include-untracked` takes it as it is")  # paths as the spec's display name
 
 
 def test_an_untracked_dockerignore_is_not_read(git_repo: Path) -> None:
