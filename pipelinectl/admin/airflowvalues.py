@@ -125,8 +125,10 @@ def dag_bundles(platform: Platform, git_conn_id: str = DEFAULT_GIT_CONN_ID
                 ) -> list[dict[str, Any]]:
     """Airflow 3's [dag_processor] dag_bundle_config_list for airflow.dags.git: a GitDagBundle
     per team over the team's own folder of the branch (a bundle's name is the team's), or one
-    for all when `path` has no `{team}`; each tracks the branch, so every commit of a changed
-    DAG file is a new version of that DAG and nothing else."""
+    for all when `path` has no `{team}`; each tracks the branch. Airflow keeps a new version
+    of a DAG when what it stores of it changes (the generated DAG's doc_md carries a digest
+    of its PIPELINE literal, so any change of the file counts) and once a run has used the
+    version before; pipelinectl commits a DAG file only when it changes."""
     delivery = platform.airflow.dags
     assert delivery.repo is not None and delivery.branch is not None
     git_sync(platform)  # the same refusals ({{, a folder Helm would evaluate)
