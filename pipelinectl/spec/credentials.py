@@ -1,4 +1,4 @@
-"""Credentials written into pipeline.yaml env values (docs/reference/pipeline-yaml.md):
+"""Credentials written into pipeline.yaml env values and command words (docs/reference/checks.md):
 detect-secrets' detectors decide, pipelinectl words the message.
 
 Importing detect-secrets costs ~80 ms (it loads requests), more than validating hundreds of
