@@ -6,6 +6,7 @@ checks the pipelines a command acts on. Commands call this; no wing imports it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -20,8 +21,8 @@ from pipelinectl.checkout import GitState
 from pipelinectl.deploy import state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import State
-from pipelinectl.errors import Diagnostic, UserError
-from pipelinectl.spec import platform, policy
+from pipelinectl.errors import Diagnostic, InvalidInput, UserError, did_you_mean
+from pipelinectl.spec import environments, platform, policy
 from pipelinectl.spec.discover import find_pipelines, repo_root
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
@@ -47,6 +48,19 @@ class Loaded:
             tracked = tracked.plus(untracked_files(self.root))
         return [images.plan(p, p.folder, self.config, tracked) for p in self.pipelines]
 
+    def in_environment(self, name: str) -> Loaded:
+        """These pipelines as environment `name` runs them: the platform's view of it (each
+        team's namespace there, its DAG delivery) and each pipeline with its overlay."""
+        config = self.config.in_environment(name)
+        pipelines, problems = [], []
+        for pipeline in self.pipelines:
+            built, found = environments.in_environment(pipeline, config)
+            pipelines.append(built)
+            problems += found
+        if problems:  # validate reported them already; a pipeline checked alone may not have
+            raise InvalidInput(problems)
+        return dataclasses.replace(self, config=config, pipelines=pipelines)
+
     def untracked_in(self, pipeline: Pipeline) -> list[str]:
         """Untracked, not ignored files under the pipeline's folder (repo-relative, sorted)."""
         try:
@@ -65,6 +79,31 @@ def load(paths: list[str], platform_option: str | None, repo_id_option: str | No
     pipelines = load_pipelines(find_pipelines(paths, cwd), config, repo_id, cwd,
                                default_jobs(), measure=measure_rendered)
     return Loaded(config, repo_id, pipelines, repo_root(cwd), cwd)
+
+
+# The branch a merge request goes into, as GitLab and GitHub name it: a plan on a merge request
+# shows what will change in that branch's environment.
+TARGET_BRANCH_VARIABLES = ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "GITHUB_BASE_REF")
+
+
+def environment(config: Platform, option: str | None, environ: Mapping[str, str],
+                root: Path) -> str:
+    """Which environment a command shows: --environment; else the environment of the branch a
+    merge request goes into; else the current branch's; else the first one (where a new
+    commit lands first)."""
+    if option is not None:
+        if option not in config.environments:
+            known = list(config.environments)
+            raise UserError(f"--environment {option!r}: the platform has no such environment",
+                            hint=did_you_mean(option, known) or
+                            f"its environments: {', '.join(known)}")
+        return option
+    for variable in TARGET_BRANCH_VARIABLES:
+        found = config.environment_of_branch(environ.get(variable) or None)
+        if found is not None:
+            return found.name
+    found = config.environment_of_branch(branch(root, environ))
+    return found.name if found is not None else next(iter(config.environments))
 
 
 def measure_rendered(pipeline: Pipeline, platform: Platform) -> list[Diagnostic]:
@@ -194,12 +233,15 @@ class ReadArgs:
     paths: list[str]
     repo_id: str | None
     platform: str | None
+    environment: str | None = None
 
 
 def deployed(args: ReadArgs, environ: Mapping[str, str], cwd: Path
              ) -> tuple[Cluster, list[tuple[Pipeline, str, State | None]]]:
     """The cluster and each pipeline with its namespace and recorded state."""
     loaded = load(args.paths, args.platform, args.repo_id, environ, cwd)
+    loaded = loaded.in_environment(environment(loaded.config, args.environment, environ,
+                                               loaded.root))
     found = cluster(loaded.config, loaded.root, environ)
     return found, list(state.of_pipelines(found, loaded.config, loaded.pipelines))
 

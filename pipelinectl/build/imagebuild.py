@@ -23,10 +23,11 @@ from pipelinectl.build.ports import Builder, Registry, Report, Tools
 from pipelinectl.checkout import GitState
 from pipelinectl.vocabulary import IMAGE_INPUTS_LABEL
 
-ImageAction = Literal["up to date", "reused", "build"]
+ImageAction = Literal["up to date", "reused", "build", "promoted"]
 UP_TO_DATE: ImageAction = "up to date"
 REUSED: ImageAction = "reused"
 BUILD: ImageAction = "build"
+PROMOTED: ImageAction = "promoted"  # taken as an earlier environment built it
 LOOKUP_WORKERS = 8
 
 
@@ -98,6 +99,14 @@ def _decide_all(outcomes: list[ImageOutcome], settings: Settings) -> None:
     """Ask the registry about every outcome at once."""
     with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
         list(pool.map(lambda o: _decide(o, settings), outcomes))
+
+
+def promote(plans: list[images.ImagePlan], tools: Tools) -> list[ImageOutcome]:
+    """For an environment that does not build: each plan's image as the registry has it
+    under its content tag, asking only (nothing is built, pushed or tagged); an outcome
+    without a digest has no image yet."""
+    found = lookup(plans, tools)
+    return [ImageOutcome(p, PROMOTED, digest=found[p.pipeline.file]) for p in plans]
 
 
 def lookup(plans: list[images.ImagePlan], tools: Tools) -> dict[str, str | None]:

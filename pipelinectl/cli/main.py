@@ -112,6 +112,7 @@ def _render(sub: Subparsers) -> None:
                          help="reference images by a zero digest (sha256:000...) instead of "
                               "asking the registry: for a look at the output before a build; "
                               "such files cannot run")
+    options.environment(command, options.ENVIRONMENT_DEFAULT)
     options.repo_id(command)
     options.platform(command)
 
@@ -147,6 +148,7 @@ def _plan(sub: Subparsers) -> None:
                               "cluster")
     options.plan_format(command)
     options.output_file(command, "also write the plan to FILE")
+    options.environment(command, options.ENVIRONMENT_DEFAULT)
     options.repo_id(command)
     options.platform(command)
 
@@ -173,6 +175,7 @@ def _run(sub: Subparsers) -> None:
                          help="also put files git does not track yet (but does not ignore) "
                               "in the image; deploy never does, and ignored files such as "
                               ".env never enter an image")
+    options.environment(command, "none: the pipeline as written, without an overlay")
     options.jobs(command, "independent tasks run at once (default 2)", default=2)
     options.platform(command)
 
@@ -226,6 +229,7 @@ def _reader(sub: Subparsers, name: str, text: str) -> None:
     command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] +
                              ", read from its state object in the cluster.")
     options.paths(command)
+    options.environment(command, options.ENVIRONMENT_DEFAULT)
     options.repo_id(command)
     options.platform(command)
 

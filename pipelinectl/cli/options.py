@@ -46,6 +46,15 @@ def repo_id(parser: argparse.ArgumentParser) -> None:
                              "$CI_PROJECT_PATH or $GITHUB_REPOSITORY")
 
 
+def environment(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--environment", metavar="ENV",
+                        help=f"the platform environment to show (default: {default})")
+
+
+ENVIRONMENT_DEFAULT = ("the environment of the branch a merge request goes into, else of "
+                       "the current branch, else the first")
+
+
 def platform(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform", metavar="FILE",

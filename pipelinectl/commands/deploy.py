@@ -33,10 +33,18 @@ class Args:
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    git = _committed(loaded.root, environ)
+    environment = _environment(loaded.config, wiring.branch(loaded.root, environ))
+    everywhere = loaded.config
+    loaded = loaded.in_environment(environment)
     config, root, repo_id = loaded.config, loaded.root, loaded.repo_id
-    git = _committed(root, environ)
-    environment = _environment(config, wiring.branch(root, environ))
-    built = imagebuild.run(loaded.plans(), wiring.image_settings(config, environ, git, root))
+    assert config.environment is not None
+    if config.environment.build:
+        built = imagebuild.run(loaded.plans(), wiring.image_settings(config, environ, git,
+                                                                     root))
+    else:  # promotion: the images an earlier environment built, never a build or a push
+        built = imagebuild.promote(loaded.plans(), wiring.build_tools(config, environ))
+        _refuse_missing(built, everywhere, environment, git.commit)
     images = {(config.teams[o.plan.pipeline.metadata.team].namespace, o.plan.name): o
               for o in built}
     revision = wiring.revisions(root, [o.plan.pipeline for o in built])
@@ -55,6 +63,27 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     sys.stderr.write(f"deployed {git.commit[:12]} to {environment}"
                      + (" (forced past the stale-commit guard)" if args.force else "") + "\n")
     return EXIT_OK
+
+
+def _refuse_missing(built: list[imagebuild.ImageOutcome], config: Platform, environment: str,
+                    commit: str) -> None:
+    """A promotion whose images are not all in the registry stops before any write, naming
+    the environment that builds them."""
+    missing = [o for o in built if o.digest is None]
+    if not missing:
+        return
+    names = list(config.environments)
+    builder = next((config.environments[n] for n in reversed(names[:names.index(environment)])
+                    if config.environments[n].build), None)
+    assert builder is not None  # the platform check: a build environment comes first
+    listed = ", ".join(f"{o.plan.name} ({o.plan.repository}:{o.plan.content_tag[:20]}...)"
+                       for o in missing)
+    raise UserError(
+        f"{environment} does not build images, and the registry has none for the content of "
+        f"commit {commit[:12]} of: {listed}",
+        hint=f"environment {builder.name} builds them: deploy this commit there first (push "
+             f"it to branch {builder.branch}), then merge it into "
+             f"{config.environments[environment].branch}; see docs/how-to/promote.md")
 
 
 def _reference(outcome: imagebuild.ImageOutcome) -> str:
@@ -78,10 +107,10 @@ def _committed(root: Path, environ: Mapping[str, str]) -> GitState:
 
 
 def _environment(config: Platform, branch: str | None) -> str:
-    for name, wanted in sorted(config.environments.items()):
-        if wanted == branch:
-            return name
-    mapping = ", ".join(f"{b} -> {n}" for n, b in sorted(config.environments.items()))
+    found = config.environment_of_branch(branch)
+    if found is not None:
+        return found.name
+    mapping = ", ".join(f"{e.branch} -> {e.name}" for e in config.environments.values())
     raise UserError(f"branch {branch or '(detached HEAD)'} deploys to no environment",
                     hint=f"the platform maps {mapping}; feature branches never deploy (in CI "
                          "the branch comes from CI_COMMIT_BRANCH or GITHUB_REF_NAME); see "

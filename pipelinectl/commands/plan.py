@@ -24,7 +24,7 @@ from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import changes, outputs
 from pipelinectl.render.outputs import MAX_RENDERED_BYTES
 from pipelinectl.spec.model import Pipeline
-from pipelinectl.spec.platform import Platform
+from pipelinectl.spec.platform import Environment, Platform
 from pipelinectl.textsafe import code_span, fence, inline
 from pipelinectl.vocabulary import (
     APPLIED_HASH_ANNOTATION,
@@ -35,6 +35,7 @@ from pipelinectl.vocabulary import (
 )
 from pipelinectl.yamlout import dump_all
 
+_HEADING = "### pipelinectl plan\n\n"
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
                   "generation", "selfLink")
 
@@ -56,10 +57,14 @@ class Args:
     output: str | None
     repo_id: str | None
     platform: str | None
+    environment: str | None = None
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    several = len(loaded.config.environments) > 1
+    loaded = loaded.in_environment(wiring.environment(loaded.config, args.environment, environ,
+                                                      loaded.root))
     config, root, repo_id, pipelines = loaded.config, loaded.root, loaded.repo_id, \
         loaded.pipelines
     git = wiring.git_state(root, environ)
@@ -82,6 +87,11 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                                                wiring.source(repo_id, git, root), present)
     entries = _entries(new, old, image_words)
     text = _markdown(entries) if args.format == "markdown" else _text(entries)
+    if several:  # say where: a promotion's plan is about the environment it goes into
+        assert config.environment is not None
+        where = _where(config.environment, args.format)
+        text = text.replace(_HEADING, _HEADING + where, 1) if args.format == "markdown" \
+            else where + text
     if args.output:
         files.write_report(Path(args.output), text)
     sys.stdout.write(text)
@@ -220,6 +230,14 @@ def _summary(path: str, text: str | None) -> changes.Summary | None:
         return None
 
 
+def _where(env: Environment, output: str) -> str:
+    if output == "markdown":
+        return (f"Environment {code_span(env.name)} (branch {code_span(env.branch)})"
+                f"{', promoted: no build' if not env.build else ''}\n\n")
+    return (f"environment {inline(env.name)} (branch {inline(env.branch)})"
+            f"{', promoted: no build' if not env.build else ''}\n\n")
+
+
 def _text(entries: list[Entry]) -> str:
     if not entries:
         return "No changes.\n"
@@ -246,8 +264,8 @@ def _markdown(entries: list[Entry]) -> str:
     cannot close, on a line that starts with pipelinectl's own text (GitLab runs quick
     actions at the start of a note's lines)."""
     if not entries:
-        return "### pipelinectl plan\n\nNo changes.\n"
-    out = ["### pipelinectl plan\n\n"]
+        return _HEADING + "No changes.\n"
+    out = [_HEADING]
     for entry in entries:
         out.append(f"{_heading(entry.title)}\n\n")
         out += [f"- {code_span(word)}\n" for word in entry.words or

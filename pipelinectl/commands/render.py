@@ -31,10 +31,13 @@ class Args:
     image_placeholder: bool
     repo_id: str | None
     platform: str | None
+    environment: str | None = None
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
+    loaded = loaded.in_environment(wiring.environment(loaded.config, args.environment, environ,
+                                                      loaded.root))
     config, root = loaded.config, loaded.root
     plans = loaded.plans()
     if args.image_placeholder:

@@ -26,6 +26,7 @@ class Args:
     jobs: int
     platform: str | None
     include_untracked: bool = False
+    environment: str | None = None
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -35,6 +36,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         raise UserError(f"run takes one pipeline; found {found} under {where}",
                         hint="name one pipeline.yaml or its folder")
     loaded = wiring.load([where], args.platform, None, environ, cwd)
+    if args.environment is not None:  # its overlay: the schedule aside, defaults and all
+        loaded = loaded.in_environment(wiring.environment(loaded.config, args.environment,
+                                                          environ, loaded.root))
     [pipeline], root = loaded.pipelines, loaded.root
     tasks = _selected(pipeline, args.task or [])
     # every input before the build: a mistake costs no build and starts no container

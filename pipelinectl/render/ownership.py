@@ -41,7 +41,7 @@ def spec_digest(pipeline: Pipeline) -> str:
     Comments, key order and quoting do not change it; any setting that reaches a task does.
     """
     document = {f.name: _plain(getattr(pipeline, f.name)) for f in fields(pipeline)
-                if f.name not in ("file", "source", "folder")}
+                if f.name not in ("file", "source", "folder", "document", "environment")}
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

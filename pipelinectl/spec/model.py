@@ -7,7 +7,7 @@ Defaults are applied here: a task's `resources` are merged field by field over `
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,6 +108,10 @@ class Pipeline:
     # The folder that holds pipeline.yaml (resolved, no symlink below the repository root):
     # the one notion of "the pipeline's folder" that validate, build, render and run share.
     folder: Path = Path()
+    # The environment whose overlay is merged in (spec/environments.py), or None: as written.
+    environment: str | None = None
+    # The document it was built from, for building it again in an environment.
+    document: Document | None = field(default=None, compare=False, repr=False)
 
     @property
     def resolved_engine(self) -> ResolvedEngine:
@@ -164,6 +168,7 @@ def build(doc: Document, folder: Path | None = None) -> tuple[Pipeline, list[Dia
         tasks=tasks,
         notifications=_notifications(data.get("notifications")),
         folder=folder or Path(),
+        document=doc,
     )
     return pipeline, problems
 

@@ -3,8 +3,10 @@ pipeline."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ from pipelinectl import files, placeholders
 from pipelinectl.errors import Collector, InvalidInput, UserError
 from pipelinectl.spec import schema, yamlio
 from pipelinectl.spec.model import Resources
-from pipelinectl.units import quantity_problem, quantity_text
+from pipelinectl.units import duration_problem, quantity_problem, quantity_text
 
 LOCAL = "local"
 BUILTIN_NAME = "<built-in local platform>"
@@ -53,6 +55,31 @@ class Airflow:
     configured: bool = True  # False: the platform file has no `airflow:` (defaults only)
 
 
+Schedules = Literal["as-declared", "suspended"]
+DEFAULT_ENVIRONMENT = "production"
+PREVIEW_NAMESPACE = "{namespace}-preview"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A deploy environment (docs/reference/platform.md#environments): the branch that feeds
+    it, each team's namespace there, whether schedules run, whether it builds images, and its
+    own DAG delivery if any."""
+
+    name: str
+    branch: str
+    namespace: str = "{namespace}"  # a pattern: {namespace}, {team}
+    schedules: Schedules = "as-declared"
+    build: bool = True
+    dags: DagsDelivery | None = None  # None: the platform's airflow.dags
+
+
+@dataclass(frozen=True)
+class Previews:
+    namespace: str = PREVIEW_NAMESPACE
+    expire_after: str = "7d"
+
+
 @dataclass(frozen=True)
 class Platform:
     file: str
@@ -63,8 +90,26 @@ class Platform:
     ca_bundle: str | None
     teams: Mapping[str, Team]
     airflow: Airflow
-    environments: Mapping[str, str]  # environment -> branch
+    environments: Mapping[str, Environment]  # in promotion order
     kubernetes_directory: str | None = None  # objects as files instead of a cluster
+    previews: Previews | None = None
+    # The environment this view of the platform is for (in_environment): teams' namespaces
+    # and the DAG delivery are that environment's; None: the platform as written.
+    environment: Environment | None = None
+
+    def in_environment(self, name: str) -> Platform:
+        """The platform as one environment sees it: each team's namespace from the
+        environment's pattern, its DAG delivery if it has one."""
+        env = self.environments[name]
+        teams = {team.name: dataclasses.replace(team, namespace=namespace_of(env.namespace,
+                                                                              team))
+                 for team in self.teams.values()}
+        airflow = self.airflow if env.dags is None else \
+            dataclasses.replace(self.airflow, dags=env.dags)
+        return dataclasses.replace(self, teams=teams, airflow=airflow, environment=env)
+
+    def environment_of_branch(self, branch: str | None) -> Environment | None:
+        return next((e for e in self.environments.values() if e.branch == branch), None)
 
     def base_image(self, language: str, version: str) -> str | None:
         return self.base_images.get(language, {}).get(version)
@@ -81,6 +126,12 @@ class Platform:
                             hint="name a PEM file of CA certificates, e.g. "
                                  "/etc/ssl/certs/ca-certificates.crt")
         return os.path.abspath(path)
+
+
+def namespace_of(pattern: str, team: Team) -> str:
+    """A namespace pattern ({namespace}, {team}) for one team."""
+    return placeholders.substitute(pattern, {placeholders.NAMESPACE: team.namespace,
+                                             placeholders.TEAM: team.name})
 
 
 def builtin_path() -> Path:
@@ -133,10 +184,19 @@ def _build(doc: yamlio.Document) -> Platform:
         ca_bundle=data.get("build", {}).get("ca_bundle"),
         teams={name: _team(name, raw) for name, raw in data["teams"].items()},
         airflow=_airflow(data.get("airflow", {}), configured="airflow" in data),
-        environments={name: env["branch"] for name, env in
-                      data.get("environments", {"production": {"branch": "main"}}).items()},
+        environments={name: _environment(name, env) for name, env in
+                      data.get("environments", {DEFAULT_ENVIRONMENT: {"branch": "main"}})
+                      .items()},
         kubernetes_directory=data.get("kubernetes", {}).get("directory"),
+        previews=Previews(**data["previews"]) if "previews" in data else None,
     )
+
+
+def _environment(name: str, raw: dict[str, Any]) -> Environment:
+    dags = raw.get("airflow", {}).get("dags")
+    return Environment(name, raw["branch"], raw.get("namespace", "{namespace}"),
+                       raw.get("schedules", "as-declared"), raw.get("build", True),
+                       _delivery(dags) if dags else None)
 
 
 def _team(name: str, raw: dict[str, Any]) -> Team:
@@ -152,14 +212,17 @@ def _team(name: str, raw: dict[str, Any]) -> Team:
 
 
 def _airflow(raw: dict[str, Any], configured: bool) -> Airflow:
-    dags = raw.get("dags", {"directory": ".pipelinectl/airflow/dags"})
-    kind, options = next(iter(dags.items()))
-    if kind == "directory":
-        delivery = DagsDelivery(kind, directory=options)
-    else:
-        delivery = DagsDelivery(kind, **{k: v for k, v in options.items()})
+    delivery = _delivery(raw.get("dags", {"directory": ".pipelinectl/airflow/dags"}))
     return Airflow(delivery, raw.get("kubernetes_conn_id", "kubernetes_default"),
                    raw.get("task_runner", "kubernetes"), configured)
+
+
+def _delivery(dags: dict[str, Any]) -> DagsDelivery:
+    kind: Any
+    kind, options = next(iter(dags.items()))
+    if kind == "directory":
+        return DagsDelivery(kind, directory=options)
+    return DagsDelivery(kind, **{k: v for k, v in options.items()})
 
 
 def check(platform: Platform) -> Collector:
@@ -167,7 +230,8 @@ def check(platform: Platform) -> Collector:
     folder of git delivery is a relative folder with known placeholders only."""
     problems = Collector()
     if platform.airflow.dags.kind == "git":
-        _check_git_path(platform, problems)
+        _check_git_path(platform, platform.airflow.dags.path, GIT_PATH, problems)
+    _check_environments(platform, problems)
     for team in platform.teams.values():
         caps = team.max_task_resources
         for field in ("cpu", "memory"):
@@ -183,10 +247,10 @@ def check(platform: Platform) -> Collector:
 GIT_PATH: yamlio.JsonPath = ("airflow", "dags", "git", "path")
 
 
-def _check_git_path(platform: Platform, problems: Collector) -> None:
-    path = platform.airflow.dags.path
-    field = yamlio.where(GIT_PATH)
-    where = platform.source.at(GIT_PATH)
+def _check_git_path(platform: Platform, path: str, at: yamlio.JsonPath,
+                    problems: Collector) -> None:
+    field = yamlio.where(at)
+    where = platform.source.at(at)
     found = placeholders.problem(path)
     if found:
         problems.add(where, f"{field}: {found[0]} in {path!r}", found[1], "placeholder")
@@ -200,3 +264,80 @@ def _check_git_path(platform: Platform, problems: Collector) -> None:
     if sample.startswith("/") or sample.split("/")[0] == "..":
         problems.add(where, f"{field}: {path!r} is not a folder inside the DAGs repository",
                      "write a relative folder, e.g. teams/{team}", "path")
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _check_environments(platform: Platform, problems: Collector) -> None:
+    """One environment per branch; namespace patterns that give every team a namespace of its
+    own in each environment (and in previews); a build: false environment after one that
+    builds; each environment's own git DAG folder; a preview lifetime that is a duration."""
+    branches: dict[str, str] = {}
+    built = False
+    claimed: dict[tuple[str, str], str] = {}  # (team, namespace) -> the environment
+    for env in platform.environments.values():
+        here = ("environments", env.name)
+        first = branches.setdefault(env.branch, env.name)
+        if first != env.name:
+            problems.add(platform.source.at(here + ("branch",)),
+                         f"environments.{env.name}.branch: branch {env.branch!r} already "
+                         f"feeds environment {first}", "give each environment its own branch",
+                         "environment")
+        if not env.build and not built:
+            problems.add(platform.source.at(here + ("build",)),
+                         f"environments.{env.name}.build: false, but no environment before it "
+                         "builds the images it would take",
+                         "list an environment with build: true (the default) before it, "
+                         "e.g. dev from main, then production from production", "environment")
+        built = built or env.build
+        for team, namespace in _namespaces(platform, env.namespace, here + ("namespace",),
+                                           problems):
+            other = claimed.setdefault((team, namespace), env.name)
+            if other != env.name:
+                problems.add(platform.source.at(here + ("namespace",)),
+                             f"environments.{env.name}.namespace: team {team} would deploy "
+                             f"to {namespace}, as in environment {other}",
+                             "give each environment a namespace pattern of its own, e.g. "
+                             "\"{namespace}-dev\"", "environment")
+        if env.dags is not None and env.dags.kind == "git":
+            _check_git_path(platform, env.dags.path, here + ("airflow", "dags", "git", "path"),
+                            problems)
+    if platform.previews is not None:
+        at = ("previews", "namespace")
+        for team, namespace in _namespaces(platform, platform.previews.namespace, at,
+                                           problems):
+            if (team, namespace) in claimed:
+                problems.add(platform.source.at(at),
+                             f"previews.namespace: team {team}'s previews would go to "
+                             f"{namespace}, the namespace of environment "
+                             f"{claimed[(team, namespace)]}",
+                             "keep previews in namespaces of their own, e.g. "
+                             "\"{namespace}-preview\"", "environment")
+        problem = duration_problem(platform.previews.expire_after)
+        if problem:
+            problems.add(platform.source.at(("previews", "expire_after")),
+                         f"previews.expire_after: {problem[0]}", problem[1], "duration")
+
+
+def _namespaces(platform: Platform, pattern: str, at: yamlio.JsonPath,
+                problems: Collector) -> list[tuple[str, str]]:
+    """(team, namespace) for each team under `pattern`; a problem, and none, when the pattern
+    has unknown placeholders or gives a team a name that is not a namespace."""
+    where, field = platform.source.at(at), yamlio.where(at)
+    found = placeholders.problem(pattern)
+    if found:
+        problems.add(where, f"{field}: {found[0]} in {pattern!r}", found[1], "placeholder")
+        return []
+    result = []
+    for team in sorted(platform.teams.values(), key=lambda t: t.name):
+        namespace = namespace_of(pattern, team)
+        if not _DNS_LABEL.fullmatch(namespace):
+            problems.add(where, f"{field}: {pattern!r} gives team {team.name} the namespace "
+                                f"{namespace!r}, which is not a DNS-1123 label of at most 63 "
+                                "characters",
+                         "use lowercase letters, digits and '-' around the placeholders, "
+                         "e.g. \"{namespace}-dev\"", "namespace")
+            return []
+        result.append((team.name, namespace))
+    return result

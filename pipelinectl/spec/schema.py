@@ -271,6 +271,8 @@ def _unknown_keys(error: jsonschema.ValidationError, doc: Document,
         if key in known:
             continue
         hint = did_you_mean(key, known) or f"allowed keys: {', '.join(known)}"
+        if schema.get("x-hint") and not did_you_mean(key, known):
+            hint = f"{hint}: {schema['x-hint']}"  # why these keys only
         yield _diagnostic(doc, path + (key,), f"{show_path(path)}: unknown key {show(key)}", hint,
                           "unknown-key", key=True)
 

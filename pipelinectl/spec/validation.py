@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelinectl.errors import Diagnostic, InvalidInput, Location, dedupe
-from pipelinectl.spec import checks, schema, size, yamlio
+from pipelinectl.spec import checks, environments, schema, size, yamlio
 from pipelinectl.spec import model as spec
 from pipelinectl.spec.discover import Roots, display_name, git_root, pipeline_folder, pipeline_root
 from pipelinectl.spec.platform import Platform
@@ -138,7 +138,10 @@ def validate_one(path: Path, name: str, root: Path, platform: Platform,
     pipeline, problems = spec.build(doc, folder)
     context = checks.Context(repo_root=root, pipeline_dir=folder, platform=platform,
                              repo_id=repo_id)
-    return pipeline, problems + checks.check(pipeline, context)
+    problems = problems + checks.check(pipeline, context)
+    if not problems:  # each environment's overlay, once the pipeline itself is right
+        problems = dedupe(environments.check_overlays(pipeline, platform))
+    return pipeline, problems
 
 
 def name_collisions(identities: list[Identity]) -> list[Diagnostic]:
