@@ -213,6 +213,10 @@ def _platform(sub: Subparsers) -> None:
     values.add_argument("--git-conn-id", metavar="ID", default="git_default",
                         help="airflow.dags.git: the Airflow git connection the DAG bundles "
                              "fetch with, holding any credentials (default git_default)")
+    values.add_argument("--environment", metavar="ENV",
+                        help="the values of this environment's DAG delivery (its "
+                             "airflow.dags), for the Airflow that serves it (default: the "
+                             "platform's airflow.dags)")
     options.platform(values)
 
 

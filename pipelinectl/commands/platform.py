@@ -28,6 +28,7 @@ class Args:
     airflow_namespace: str | None = None  # manifests only
     git_sync: bool = True  # airflow-values only
     git_conn_id: str = "git_default"  # airflow-values only
+    environment: str | None = None  # airflow-values only: that environment's delivery
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -47,9 +48,13 @@ def _manifests(args: Args, config: platform.Platform) -> int:
     accounts = airflowrbac.AirflowAccounts(
         args.airflow_namespace or airflowrbac.default_namespace(config),
         args.worker_service_account)
-    files = [(f"{team}.yaml", manifests.team_manifests(config, team) +
-              airflowrbac.team_objects(config, team, accounts)) for team in chosen]
-    shared = [] if args.team else airflowrbac.platform_objects(config, accounts)
+    views = _namespace_views(config)
+    files = [(f"{team}.yaml", [doc for view in views
+                               for doc in manifests.team_manifests(view, team) +
+                               airflowrbac.team_objects(view, team, accounts)])
+             for team in chosen]
+    shared = [] if args.team else _unique(
+        [doc for view in views for doc in airflowrbac.platform_objects(view, accounts)])
     if shared:
         files.append((AIRFLOW_FILE, shared))
     for name, documents in files:
@@ -58,7 +63,36 @@ def _manifests(args: Args, config: platform.Platform) -> int:
     return EXIT_OK
 
 
+def _namespace_views(config: platform.Platform) -> list[platform.Platform]:
+    """The platform as each environment sees it (each team's namespace there, its DAG
+    delivery), then as previews do: every namespace a team deploys to."""
+    views = [config.in_environment(name) for name in config.environments]
+    if config.previews is not None:
+        views.append(config.in_previews())
+    return views
+
+
+def _unique(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each object once (environments may share the Airflow-level objects)."""
+    seen: set[tuple[str, str, str]] = set()
+    found = []
+    for doc in documents:
+        meta = doc["metadata"]
+        key = (doc["kind"], meta.get("namespace", ""), meta["name"])
+        if key not in seen:
+            seen.add(key)
+            found.append(doc)
+    return found
+
+
 def _airflow_values(args: Args, config: platform.Platform) -> int:
+    if args.environment is not None:
+        if args.environment not in config.environments:
+            known = list(config.environments)
+            raise UserError(f"--environment {args.environment!r}: the platform has no such "
+                            "environment", hint=did_you_mean(args.environment, known) or
+                            f"its environments: {', '.join(known)}")
+        config = config.in_environment(args.environment)
     values: dict[str, Any] = airflowvalues.values(config, args.worker_service_account,
                                                   args.git_sync, args.git_conn_id)
     _emit(airflowvalues.HEADER + dump_all([values]), Path(args.output) if args.output else None)

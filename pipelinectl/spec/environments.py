@@ -39,15 +39,15 @@ def in_environment(pipeline: spec.Pipeline, platform: Platform
     env = platform.environment
     assert env is not None and pipeline.document is not None
     doc = merged(pipeline.document, env.name, env.schedules == "suspended")
+    schedule = doc.data.get("schedule")
+    if isinstance(schedule, dict) and "cron" not in schedule:
+        return pipeline, [Diagnostic(
+            doc.source.at((KEY, env.name, "schedule")),
+            f"{KEY}.{env.name}.schedule: needs cron: the pipeline has no schedule of its own",
+            "add cron here, or a schedule to the pipeline", "environment")]
     built, problems = spec.build(doc, pipeline.folder)
     built = dataclasses.replace(built, environment=env.name)
     found = Collector(list(problems))
-    schedule = doc.data.get("schedule")
-    if isinstance(schedule, dict) and "cron" not in schedule:
-        found.add(doc.source.at((KEY, env.name, "schedule")),
-                  f"{KEY}.{env.name}.schedule: needs cron: the pipeline has no schedule of its "
-                  "own", "add cron here, or a schedule to the pipeline", "environment")
-        return built, found.problems
     if env.name in overlay_names(pipeline):
         checks.check_schedule(built, found)
         checks.check_engine(built, found)

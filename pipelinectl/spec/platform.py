@@ -58,6 +58,7 @@ class Airflow:
 Schedules = Literal["as-declared", "suspended"]
 DEFAULT_ENVIRONMENT = "production"
 PREVIEW_NAMESPACE = "{namespace}-preview"
+PREVIEW = "preview"  # the environment name previews record
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,16 @@ class Platform:
         airflow = self.airflow if env.dags is None else \
             dataclasses.replace(self.airflow, dags=env.dags)
         return dataclasses.replace(self, teams=teams, airflow=airflow, environment=env)
+
+    def in_previews(self) -> Platform:
+        """The platform as merge-request previews see it: each team's preview namespace,
+        schedules suspended, images built (docs/reference/platform.md#previews)."""
+        assert self.previews is not None
+        env = Environment(PREVIEW, "", self.previews.namespace, "suspended", True)
+        teams = {team.name: dataclasses.replace(team, namespace=namespace_of(env.namespace,
+                                                                              team))
+                 for team in self.teams.values()}
+        return dataclasses.replace(self, teams=teams, environment=env)
 
     def environment_of_branch(self, branch: str | None) -> Environment | None:
         return next((e for e in self.environments.values() if e.branch == branch), None)
