@@ -36,6 +36,7 @@ WORKSPACE: Final = "/workspace"  # the folder the tasks of one run share
 # -- the state object of a pipeline (a ConfigMap in its namespace) -----------------------------
 STATE_LABEL: Final = "pipelinectl.io/state"
 ENVIRONMENT_LABEL: Final = "pipelinectl.io/environment"
+PREVIEW_LABEL: Final = "pipelinectl.io/preview"  # the merge request a preview object is of
 STATE_NAME_PREFIX: Final = "pipelinectl-state-"
 STATE_DATA_KEY: Final = "state.json"
 # An inventory entry for a delivered DAG file (not a Kubernetes object).

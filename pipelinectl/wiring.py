@@ -7,6 +7,7 @@ checks the pipelines a command acts on. Commands call this; no wing imports it.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -27,6 +28,7 @@ from pipelinectl.spec.discover import find_pipelines, repo_root
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
 from pipelinectl.spec.validation import default_jobs, load_pipelines
+from pipelinectl.vocabulary import OUTPUT_DIR
 
 
 @dataclass(frozen=True)
@@ -262,3 +264,22 @@ def _below(root: Path, folder: str) -> tuple[Path, str]:
 def source(repo_id: str | None, git: GitState | None, root: Path) -> str:
     """Which repository deploys: scopes the removal of pipelines it no longer has."""
     return repo_id or (git.source_url if git else None) or str(root)
+
+
+def committed(root: Path, environ: Mapping[str, str]) -> GitState:
+    git = git_state(root, environ)
+    if git is None:
+        raise UserError(f"{root} is not a git repository with a commit: a deploy is a commit",
+                        hint="commit the pipeline and deploy from CI")
+    # .pipelinectl/ holds pipelinectl's own output (the local platform's objects and DAGs,
+    # renders, runs): not part of what is deployed.
+    changed_paths = sorted(p for p in git.dirty if not p.startswith(OUTPUT_DIR + "/"))
+    if changed_paths:
+        changed = ", ".join(changed_paths[:5])
+        raise UserError(f"uncommitted changes ({changed}): a deploy is a commit",
+                        hint="commit or stash them; CI deploys what was pushed")
+    return git
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

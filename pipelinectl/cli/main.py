@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                "docs/reference/commands.md.")
     parser.add_argument("--version", action="version", version=f"pipelinectl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_validate, _schema, _init, _build, _render, _deploy, _plan, _run, _platform,
-                _status, _history):
+    for add in (_validate, _schema, _init, _build, _render, _deploy, _preview, _plan, _run,
+                _platform, _status, _history):
         add(sub)
     return parser
 
@@ -132,6 +132,31 @@ def _deploy(sub: Subparsers) -> None:
                               "one (recorded in the history)")
     options.repo_id(command)
     options.platform(command)
+
+
+def _preview(sub: Subparsers) -> None:
+    preview = sub.add_parser(
+        "preview", help="a throw-away deployment per merge request: deploy, delete, prune",
+        description="Merge-request previews (the platform's `previews`): the merge "
+                    "request's commit deployed to each team's preview namespace, as the "
+                    "environment it goes into runs it, names suffixed -mr<N>, schedules "
+                    "suspended. Nothing else is ever touched.")
+    actions = preview.add_subparsers(dest="action", metavar="ACTION", required=True)
+    texts = {
+        "deploy": "build and deploy the merge request's commit as its preview",
+        "delete": "remove one preview: objects, DAG files, state",
+        "prune": "remove this repository's previews deployed longer ago than "
+                 "previews.expire_after"}
+    for name, text in texts.items():
+        action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] +
+                                    ".")
+        options.paths(action)
+        if name != "prune":
+            action.add_argument("--mr", metavar="N",
+                                help="the merge request (default: CI_MERGE_REQUEST_IID, or "
+                                     "the pull request of GITHUB_REF)")
+        options.repo_id(action)
+        options.platform(action)
 
 
 def _plan(sub: Subparsers) -> None:

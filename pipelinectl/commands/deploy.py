@@ -7,7 +7,6 @@ from the deployed one is refused (deploy/engine.py).
 
 from __future__ import annotations
 
-import datetime
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,12 +14,10 @@ from pathlib import Path
 
 from pipelinectl import wiring
 from pipelinectl.build import imagebuild
-from pipelinectl.checkout import GitState
 from pipelinectl.deploy import engine
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render.desired import dag_places, desired
 from pipelinectl.spec.platform import Platform
-from pipelinectl.vocabulary import OUTPUT_DIR
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,7 @@ class Args:
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
-    git = _committed(loaded.root, environ)
+    git = wiring.committed(loaded.root, environ)
     environment = _environment(loaded.config, wiring.branch(loaded.root, environ))
     everywhere = loaded.config
     loaded = loaded.in_environment(environment)
@@ -53,7 +50,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     with wiring.delivery(config, root, environ) as delivery:
         ctx = engine.DeployContext(
             wiring.cluster(config, root, environ), wiring.history(root), git.commit,
-            environment, wiring.source(repo_id, git, root), _now(), args.force, delivery,
+            environment, wiring.source(repo_id, git, root), wiring.now(), args.force, delivery,
             wiring.progress, *dag_places(config))
         outcomes = engine.run(wanted, ctx, prune_removed=not args.paths,
                               namespaces=_team_namespaces(config, repo_id))
@@ -91,21 +88,6 @@ def _reference(outcome: imagebuild.ImageOutcome) -> str:
     return outcome.reference
 
 
-def _committed(root: Path, environ: Mapping[str, str]) -> GitState:
-    git = wiring.git_state(root, environ)
-    if git is None:
-        raise UserError(f"{root} is not a git repository with a commit: a deploy is a commit",
-                        hint="commit the pipeline and deploy from CI")
-    # .pipelinectl/ holds pipelinectl's own output (the local platform's objects and DAGs,
-    # renders, runs): not part of what is deployed.
-    changed_paths = sorted(p for p in git.dirty if not p.startswith(OUTPUT_DIR + "/"))
-    if changed_paths:
-        changed = ", ".join(changed_paths[:5])
-        raise UserError(f"uncommitted changes ({changed}): a deploy is a commit",
-                        hint="commit or stash them; CI deploys what was pushed")
-    return git
-
-
 def _environment(config: Platform, branch: str | None) -> str:
     found = config.environment_of_branch(branch)
     if found is not None:
@@ -138,7 +120,3 @@ def _say(result: engine.DeployOutcome, image: imagebuild.ImageOutcome | None) ->
     sys.stdout.write(f"{result.pipeline}: "
                      f"{'removed from the repository; ' if result.removed else ''}"
                      f"{f'image {action}; ' if image else ''}{what}\n")
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

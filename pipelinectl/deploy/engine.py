@@ -37,6 +37,7 @@ from pipelinectl.vocabulary import (
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
+    PREVIEW_LABEL,
     TEAM_LABEL,
 )
 
@@ -71,15 +72,20 @@ class DeployContext:
     token: str = field(default_factory=lambda: secrets.token_hex(8))  # this deploy's lease
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # The stale-commit guard; off for previews, which follow their merge request's latest
+    # push, force-pushed or not.
+    guard: bool = True
 
 
 @dataclass(frozen=True)
 class _Owner:
-    """Whose objects a prune may touch: one pipeline of one team in one namespace."""
+    """Whose objects a prune may touch: one pipeline of one team in one namespace (a preview's
+    objects carry its merge request's number, anything else carries none)."""
 
     pipeline: str
     team: str
     namespace: str
+    preview: int | None = None
 
 
 @dataclass
@@ -155,12 +161,12 @@ def _decide(desired: list[Desired], wanted: list[str], teams: set[str], ctx: Dep
     """Read what is deployed, refuse a stale commit or a failed preflight, and decide every
     write: nothing is written here."""
     live = _read_all(ctx, wanted, teams)
-    for item in desired:
+    for item in desired if ctx.guard else ():
         previous = live[item.namespace].states.get(item.pipeline)
         _forward(previous.current.revision if previous else "", ctx, item.pipeline,
                  item.namespace)
     name = lease.lease_name(ctx.source, ctx.environment)
-    for namespace in sorted(teams):  # the repository's last deploy here, pipelines gone too
+    for namespace in sorted(teams) if ctx.guard else ():  # the repository's last deploy here
         recorded = lease.deployed_commit(live[namespace].objects.get(("ConfigMap", name)))
         _forward(recorded, ctx, f"the repository's last deploy to {namespace}", namespace)
     _refuse(_preflight(desired, live, ctx))
@@ -313,7 +319,7 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
             outcome.applied.append(entry)
     previous = live[item.namespace].states.get(item.pipeline)
     owned = inventory(item, location)
-    owner = _Owner(item.pipeline, item.team, item.namespace)
+    owner = _Owner(item.pipeline, item.team, item.namespace, item.preview)
     for gone in state.to_prune(previous, owned):
         if _delete_owned(ctx, gone, owner, live, batch):
             outcome.pruned.append(gone)
@@ -321,7 +327,8 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
                           ctx.now, ctx.force, owned)
     if previous is None or outcome.applied or outcome.pruned or \
             _meaning(previous.current) != _meaning(deploy):
-        record = state.recorded(previous, item.pipeline, item.team, ctx.source, deploy)
+        record = state.recorded(previous, item.pipeline, item.team, ctx.source, deploy,
+                                item.preview)
         batch.records.append(state.to_configmap(record, item.namespace))
         outcome.recorded = True
     return outcome
@@ -370,6 +377,8 @@ def _not_prunable(ctx: DeployContext, item: Item, owner: _Owner,
     if labels.get(MANAGED_BY) != MANAGER or labels.get(PIPELINE_LABEL) != owner.pipeline \
             or labels.get(TEAM_LABEL) != owner.team:
         return "it does not carry this pipeline's and team's ownership labels"
+    if labels.get(PREVIEW_LABEL) != (None if owner.preview is None else str(owner.preview)):
+        return "a preview's objects and a deploy's are never each other's"
     return None
 
 
@@ -394,22 +403,63 @@ _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 def _remove_gone(desired: list[Desired], live: Mapping[str, _Live], ctx: DeployContext,
                  batch: _Batch, teams: set[str]) -> list[DeployOutcome]:
-    """Pipelines this repository deployed whose pipeline.yaml is gone: pruned, state too."""
+    """Pipelines this repository deployed whose pipeline.yaml is gone: pruned, state too
+    (previews are their merge request's, never a deploy's to remove)."""
     present = {(d.namespace, d.pipeline) for d in desired}
+    return _remove_states(live, ctx, batch, teams, lambda namespace, record: (
+        (namespace, record.pipeline) not in present and record.source == ctx.source
+        and record.preview is None))
+
+
+def _remove_states(live: Mapping[str, _Live], ctx: DeployContext, batch: _Batch,
+                   teams: set[str], select: Callable[[str, State], bool]
+                   ) -> list[DeployOutcome]:
+    """What each selected state object records, pruned with the checks of a prune, and the
+    state object itself."""
     outcomes = []
     for namespace, found in sorted(live.items()):
         if namespace not in teams:
             continue  # state objects live in the teams' namespaces only
         for name, record in sorted(found.states.items()):
-            if (namespace, name) in present or record.source != ctx.source:
+            if not select(namespace, record):
                 continue
             outcome = DeployOutcome(name, namespace, removed=True)
-            owner = _Owner(name, record.team, namespace)
+            owner = _Owner(name, record.team, namespace, record.preview)
             for gone in record.inventory:
                 if _delete_owned(ctx, gone, owner, live, batch):
                     outcome.pruned.append(gone)
             batch.forget.append((namespace, name))
             outcomes.append(outcome)
+    return outcomes
+
+
+def remove(ctx: DeployContext, namespaces: list[str],
+           select: Callable[[str, State], bool]) -> list[DeployOutcome]:
+    """Remove the pipelines whose state objects `select` picks in `namespaces` (preview
+    delete and prune): their objects and DAG files, each checked as a prune checks it, then
+    their state objects; under the lease, every write decided first, none when none is
+    selected. A namespace that does not exist holds nothing to remove."""
+    wanted = sorted(n for n in set(namespaces) if ctx.cluster.namespace_exists(n))
+    teams = set(wanted)
+    access = _access(wanted, teams, ctx)
+    if access:
+        _refuse(access)
+
+    def decide() -> tuple[list[DeployOutcome], _Batch]:
+        batch = _Batch()
+        return _remove_states(_read_all(ctx, wanted, teams), ctx, batch, teams, select), batch
+
+    outcomes, batch = decide()
+    if batch.empty():
+        return outcomes
+    holder = lease.Holder(ctx.source, ctx.environment, ctx.commit, ctx.token)
+    leases = lease.acquire(ctx.cluster, wanted, holder, ctx.clock, ctx.sleep)
+    try:
+        outcomes, batch = decide()
+        _say(batch, ctx)
+        _commit(batch, ctx)
+    finally:
+        lease.release(ctx.cluster, leases, holder, deployed=False)
     return outcomes
 
 

@@ -23,6 +23,7 @@ from pipelinectl.vocabulary import (
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
+    PREVIEW_LABEL,
     STATE_DATA_KEY,
     STATE_LABEL,
     STATE_NAME_PREFIX,
@@ -76,6 +77,7 @@ class State:
     source: str  # the repository that deployed it: a monorepo prunes only its own pipelines
     current: Deploy
     history: tuple[Deploy, ...] = field(default=())  # newest first, current included
+    preview: int | None = None  # the merge request of a preview (docs/how-to/previews.md)
 
     @property
     def inventory(self) -> tuple[Item, ...]:
@@ -87,10 +89,10 @@ def object_name(pipeline: str) -> str:
 
 
 def recorded(previous: State | None, pipeline: str, team: str, source: str,
-             deploy: Deploy) -> State:
+             deploy: Deploy, preview: int | None = None) -> State:
     """The state after `deploy`: it becomes current and heads the history."""
     history = (deploy,) + (previous.history if previous else ())
-    return State(pipeline, team, source, deploy, history[:HISTORY_LIMIT])
+    return State(pipeline, team, source, deploy, history[:HISTORY_LIMIT], preview)
 
 
 def to_prune(previous: State | None, inventory: Iterable[Item]) -> list[Item]:
@@ -105,15 +107,18 @@ def to_configmap(state: State, namespace: str) -> dict[str, Any]:
     document = {"format": FORMAT, "pipeline": state.pipeline, "team": state.team,
                 "source": state.source, "current": _deploy_dict(state.current),
                 "history": [_deploy_dict(d) for d in state.history]}
+    labels = {MANAGED_BY: MANAGER, PIPELINE_LABEL: state.pipeline, TEAM_LABEL: state.team,
+              STATE_LABEL: "true", ENVIRONMENT_LABEL: state.current.environment}
+    if state.preview is not None:
+        document["preview"] = state.preview
+        labels[PREVIEW_LABEL] = str(state.preview)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": object_name(state.pipeline),
             "namespace": namespace,
-            "labels": {MANAGED_BY: MANAGER, PIPELINE_LABEL: state.pipeline,
-                       TEAM_LABEL: state.team, STATE_LABEL: "true",
-                   ENVIRONMENT_LABEL: state.current.environment},
+            "labels": labels,
         },
         "data": {STATE_DATA_KEY: json.dumps(document, sort_keys=True, indent=1)},
     }
@@ -126,9 +131,11 @@ def from_configmap(obj: Mapping[str, Any]) -> State:
         if document.get("format") != FORMAT:
             raise StateError(f"state object {name} has format {document.get('format')!r}, "
                              f"this pipelinectl reads format {FORMAT}", obj)
+        preview = document.get("preview")
         return State(str(document["pipeline"]), str(document["team"]),
                      str(document["source"]), _deploy(document["current"]),
-                     tuple(_deploy(d) for d in document["history"]))
+                     tuple(_deploy(d) for d in document["history"]),
+                     None if preview is None else int(preview))
     except StateError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -171,9 +178,10 @@ def _check_names(record: State, obj: Mapping[str, Any]) -> None:
     edited to claim another pipeline or team is refused, never acted on."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
+    preview = None if record.preview is None else str(record.preview)
     if meta.get("name") != object_name(record.pipeline) or \
             labels.get(PIPELINE_LABEL) != record.pipeline or \
-            labels.get(TEAM_LABEL) != record.team:
+            labels.get(TEAM_LABEL) != record.team or labels.get(PREVIEW_LABEL) != preview:
         raise StateError(f"state object {meta.get('name', '?')} records pipeline "
                          f"{record.pipeline!r} of team {record.team!r}, which its name and "
                          "labels do not", obj)

@@ -43,6 +43,10 @@ class GeneratedCodeError(Exception):
 
 
 def dag_id(pipeline: Pipeline) -> str:
+    """<team>__<name>; a preview's <team>__<name>__mr<N>."""
+    if pipeline.preview is not None:
+        base = pipeline.metadata.name.removesuffix(f"-mr{pipeline.preview}")
+        return f"{pipeline.metadata.team}__{base}__mr{pipeline.preview}"
     return f"{pipeline.metadata.team}__{pipeline.metadata.name}"
 
 

@@ -32,6 +32,7 @@ class Desired:
     objects: tuple[dict[str, Any], ...]  # Kubernetes objects (CronJob; DAG ConfigMap)
     secrets: tuple[str, ...] = ()
     dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
+    preview: int | None = None  # the merge request of a preview
 
 
 def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -> Desired:
@@ -41,14 +42,16 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -
               image)
     if pipeline.resolved_engine == "cronjob":
         target = cronjob.Target(team.namespace, team.service_account, image, revision)
-        return Desired(*common, objects=(cronjob.render(pipeline, target),), secrets=secrets)
+        return Desired(*common, objects=(cronjob.render(pipeline, target),), secrets=secrets,
+                       preview=pipeline.preview)
     source = render_pipeline(pipeline, platform, image, revision).content
     delivery = platform.airflow.dags
     dag = airflow.dag_id(pipeline)
     if delivery.kind == "configmap":
         return Desired(*common, objects=(dag_configmap(pipeline, delivery.namespace, dag,
-                                                       source),), secrets=secrets)
-    return Desired(*common, objects=(), secrets=secrets,
+                                                       source),), secrets=secrets,
+                       preview=pipeline.preview)
+    return Desired(*common, objects=(), secrets=secrets, preview=pipeline.preview,
                    dag_files=((dag_path(delivery, team, dag), source),))
 
 

@@ -17,6 +17,7 @@ from pipelinectl.vocabulary import (
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
+    PREVIEW_LABEL,
     SPEC_DIGEST_ANNOTATION,
     TEAM_LABEL,
 )
@@ -26,6 +27,8 @@ def labels_of(pipeline: Pipeline) -> dict[str, str]:
     """The pipeline's own labels, then the ownership labels (validation keeps them apart)."""
     owned = {MANAGED_BY: MANAGER, PIPELINE_LABEL: pipeline.metadata.name,
              TEAM_LABEL: pipeline.metadata.team}
+    if pipeline.preview is not None:
+        owned[PREVIEW_LABEL] = str(pipeline.preview)
     return {**dict(pipeline.metadata.labels), **owned}
 
 
@@ -41,7 +44,8 @@ def spec_digest(pipeline: Pipeline) -> str:
     Comments, key order and quoting do not change it; any setting that reaches a task does.
     """
     document = {f.name: _plain(getattr(pipeline, f.name)) for f in fields(pipeline)
-                if f.name not in ("file", "source", "folder", "document", "environment")}
+                if f.name not in ("file", "source", "folder", "document", "environment",
+                                  "preview")}
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

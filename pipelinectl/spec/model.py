@@ -110,6 +110,8 @@ class Pipeline:
     folder: Path = Path()
     # The environment whose overlay is merged in (spec/environments.py), or None: as written.
     environment: str | None = None
+    # The merge request this is a preview of (spec/previews.py): metadata.name carries -mr<N>.
+    preview: int | None = None
     # The document it was built from, for building it again in an environment.
     document: Document | None = field(default=None, compare=False, repr=False)
 

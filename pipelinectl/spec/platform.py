@@ -109,15 +109,18 @@ class Platform:
             dataclasses.replace(self.airflow, dags=env.dags)
         return dataclasses.replace(self, teams=teams, airflow=airflow, environment=env)
 
-    def in_previews(self) -> Platform:
+    def in_previews(self, base: str | None = None) -> Platform:
         """The platform as merge-request previews see it: each team's preview namespace,
-        schedules suspended, images built (docs/reference/platform.md#previews)."""
+        schedules suspended, images built, and the DAG delivery of environment `base` (the
+        one the merge request goes into) if it has its own (docs/how-to/previews.md)."""
         assert self.previews is not None
-        env = Environment(PREVIEW, "", self.previews.namespace, "suspended", True)
+        dags = self.environments[base].dags if base is not None else None
+        env = Environment(PREVIEW, "", self.previews.namespace, "suspended", True, dags)
         teams = {team.name: dataclasses.replace(team, namespace=namespace_of(env.namespace,
                                                                               team))
                  for team in self.teams.values()}
-        return dataclasses.replace(self, teams=teams, environment=env)
+        airflow = self.airflow if dags is None else dataclasses.replace(self.airflow, dags=dags)
+        return dataclasses.replace(self, teams=teams, airflow=airflow, environment=env)
 
     def environment_of_branch(self, branch: str | None) -> Environment | None:
         return next((e for e in self.environments.values() if e.branch == branch), None)

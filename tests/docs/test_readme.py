@@ -9,7 +9,7 @@ from tests.docs.blocks import REPO
 
 README = REPO / "README.md"
 COMMANDS = {"validate", "schema", "init", "build", "render", "deploy", "plan", "status",
-            "history", "run", "platform"}
+            "history", "run", "platform", "preview"}
 
 
 def readme_commands() -> list[str]:
