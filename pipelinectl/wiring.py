@@ -236,16 +236,32 @@ class ReadArgs:
     repo_id: str | None
     platform: str | None
     environment: str | None = None
+    mr: str | None = None  # a merge request: its preview instead of an environment
 
 
 def deployed(args: ReadArgs, environ: Mapping[str, str], cwd: Path
              ) -> tuple[Cluster, list[tuple[Pipeline, str, State | None]]]:
     """The cluster and each pipeline with its namespace and recorded state."""
     loaded = load(args.paths, args.platform, args.repo_id, environ, cwd)
-    loaded = loaded.in_environment(environment(loaded.config, args.environment, environ,
-                                               loaded.root))
+    name = environment(loaded.config, args.environment, environ, loaded.root)
+    loaded = loaded.in_environment(name) if args.mr is None else \
+        _previewed(loaded, name, args.mr)
     found = cluster(loaded.config, loaded.root, environ)
     return found, list(state.of_pipelines(found, loaded.config, loaded.pipelines))
+
+
+def _previewed(loaded: Loaded, base: str, mr: str) -> Loaded:
+    """`loaded` as preview `mr` deploys it, as environment `base` runs it."""
+    from pipelinectl.spec import previews
+
+    if loaded.config.previews is None:
+        raise UserError("--mr: the platform has no previews",
+                        hint="see docs/how-to/previews.md")
+    number = previews.number(mr, {})
+    inside = loaded.in_environment(base)
+    return dataclasses.replace(inside, config=loaded.config.in_previews(base),
+                               pipelines=[previews.as_preview(p, number)
+                                          for p in inside.pipelines])
 
 
 def _below(root: Path, folder: str) -> tuple[Path, str]:

@@ -259,6 +259,9 @@ def _reader(sub: Subparsers, name: str, text: str) -> None:
                              ", read from its state object in the cluster.")
     options.paths(command)
     options.environment(command, options.ENVIRONMENT_DEFAULT)
+    command.add_argument("--mr", metavar="N",
+                         help="the preview of merge request N (in the environment it goes into) "
+                              "instead")
     options.repo_id(command)
     options.platform(command)
 

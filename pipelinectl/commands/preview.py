@@ -49,9 +49,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                              "\"{namespace}-preview\", expire_after: 7d}`; see "
                              "docs/how-to/previews.md")
     if args.action == "deploy":
-        return _deploy(loaded, previews.number(_mr(args), environ), environ)
+        return _deploy(loaded, previews.number(args.mr, environ), environ)
     if args.action == "delete":
-        number = previews.number(_mr(args), environ)
+        number = previews.number(args.mr, environ)
         return _remove(loaded, environ, f"preview-mr{number}",
                        lambda _ns, record: record.preview == number,
                        f"no preview of merge request {number} to delete")
@@ -61,18 +61,6 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                    lambda _ns, record: record.preview is not None and
                    _age(record, now) > limit,
                    f"no preview older than {loaded.config.previews.expire_after}")
-
-
-def _mr(args: Args) -> int | None:
-    if args.mr is None:
-        return None
-    return int(args.mr) if args.mr.isascii() and args.mr.isdigit() and len(args.mr) < 12 \
-        else _bad(args.mr)
-
-
-def _bad(text: str) -> int:
-    raise UserError(f"--mr {text!r} is not a merge request number",
-                    hint=f"e.g. --mr 42 (1 to {previews.MAX_DIGITS} digits)")
 
 
 def _deploy(loaded: wiring.Loaded, number: int, environ: Mapping[str, str]) -> int:

@@ -44,6 +44,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
             if any(i.kind == "CronJob" for i in current.inventory) else None
         if cron is not None:
             sys.stdout.write(f"  next run: {next_run(cron, now)}\n")
+            if (cron.get("spec") or {}).get("suspend"):
+                sys.stdout.write(f"  start a run: kubectl -n {namespace} create job "
+                                 f"--from=cronjob/{name} {name}-by-hand\n")
         for line in last_runs(cluster, namespace, name):
             sys.stdout.write(f"  {inline(line)}\n")
     return EXIT_OK

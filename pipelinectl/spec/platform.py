@@ -101,6 +101,7 @@ class Platform:
     def in_environment(self, name: str) -> Platform:
         """The platform as one environment sees it: each team's namespace from the
         environment's pattern, its DAG delivery if it has one."""
+        assert self.environment is None  # patterns apply to the platform's own namespaces
         env = self.environments[name]
         teams = {team.name: dataclasses.replace(team, namespace=namespace_of(env.namespace,
                                                                               team))
@@ -113,7 +114,7 @@ class Platform:
         """The platform as merge-request previews see it: each team's preview namespace,
         schedules suspended, images built, and the DAG delivery of environment `base` (the
         one the merge request goes into) if it has its own (docs/how-to/previews.md)."""
-        assert self.previews is not None
+        assert self.previews is not None and self.environment is None  # from the platform
         dags = self.environments[base].dags if base is not None else None
         env = Environment(PREVIEW, "", self.previews.namespace, "suspended", True, dags)
         teams = {team.name: dataclasses.replace(team, namespace=namespace_of(env.namespace,

@@ -37,7 +37,7 @@ def as_preview(pipeline: Pipeline, number: int) -> Pipeline:
     return dataclasses.replace(pipeline, metadata=metadata, schedule=schedule, preview=number)
 
 
-def number(option: int | None, environ: Mapping[str, str]) -> int:
+def number(option: int | str | None, environ: Mapping[str, str]) -> int:
     """The merge request: --mr, else CI's (GitLab's CI_MERGE_REQUEST_IID, GitHub's
     pull-request ref)."""
     found: int | str | None = option
