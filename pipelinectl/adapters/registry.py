@@ -116,7 +116,58 @@ class RegistryClient:
         labels = (config.get("config") or {}).get("Labels") or {}
         return {str(k): str(v) for k, v in labels.items()}
 
+    def repositories(self, prefix: str) -> list[str]:
+        """The repositories whose name starts with `prefix` + "/", from the catalog,
+        following pagination."""
+        found: list[str] = []
+        path: str | None = "/v2/_catalog?n=1000"
+        while path:
+            response = self._call("GET", "", path, {}, scope="registry:catalog:*")
+            found.extend(r for r in _json(response, "catalog").get("repositories") or []
+                         if isinstance(r, str) and r.startswith(prefix + "/"))
+            link = _NEXT.search(response.headers.get("link", ""))
+            path = link.group(1) if link else None
+        return found
+
+    def image(self, repo: str, digest: str) -> tuple[str | None, dict[str, int]]:
+        """When the image was made (its config's `created`) and the blobs it is made of
+        (layers and config, with their stored sizes; of every manifest of an index)."""
+        body, media_type = self.manifest(repo, digest)
+        manifest = _json(Response(200, {}, body), "manifest")
+        blobs: dict[str, int] = {}
+        if media_type.split(";")[0] in _INDEX_TYPES or "manifests" in manifest:
+            created = None
+            for child in manifest.get("manifests") or []:
+                made, more = self.image(repo, str(child["digest"]))
+                created = created or made
+                blobs.update(more)
+            return created, blobs
+        config = manifest.get("config") or {}
+        for blob in [config, *(manifest.get("layers") or [])]:
+            if blob.get("digest"):
+                blobs[str(blob["digest"])] = int(blob.get("size") or 0)
+        created = None
+        if config.get("digest"):
+            document = _json(self._call("GET", repo, f"/v2/{repo}/blobs/{config['digest']}",
+                                        {}), "image config")
+            created = document.get("created") if isinstance(document.get("created"),
+                                                             str) else None
+        return created, blobs
+
     # -- changes -------------------------------------------------------------------------
+    def delete(self, repo: str, digest: str) -> None:
+        """Delete a manifest by digest (every tag pointing at it goes with it)."""
+        response = self._call("DELETE", repo, f"/v2/{repo}/manifests/{digest}", {},
+                              push=True, missing_ok=True, allowed=(405,))
+        if response.status == 405:
+            raise RegistryError(
+                f"the registry {self.host} does not allow deleting images (405 to DELETE "
+                f"{repo}@{digest[:19]})",
+                hint="turn deletes on: for the distribution registry `storage: {delete: "
+                     "{enabled: true}}` (REGISTRY_STORAGE_DELETE_ENABLED=true); GitLab's "
+                     "container registry allows it to a token with delete rights; see "
+                     "docs/how-to/registry-retention.md")
+
     def copy_tag(self, repo: str, source: str, tag: str) -> None:
         """Point `tag` at the manifest `source` points to: a new name, no layer moved."""
         body, media_type = self.manifest(repo, source)
@@ -126,8 +177,9 @@ class RegistryClient:
     # -- transport -----------------------------------------------------------------------
     def _call(self, method: str, repo: str, path: str, headers: dict[str, str],
               body: bytes | None = None, missing_ok: bool = False,
-              push: bool = False) -> Response:
-        scope = f"repository:{repo}:{'pull,push' if push else 'pull'}"
+              push: bool = False, scope: str | None = None,
+              allowed: tuple[int, ...] = ()) -> Response:
+        scope = scope or f"repository:{repo}:{'pull,push' if push else 'pull'}"
         response = self._send(method, path, headers, body, self._authorization(scope))
         if response.status == 401:
             challenge = response.headers.get("www-authenticate", "")
@@ -135,7 +187,7 @@ class RegistryClient:
                                   self._answer(challenge, scope))
             if response.status == 401:
                 raise self._refused()
-        if response.status == 404 and missing_ok:
+        if (response.status == 404 and missing_ok) or response.status in allowed:
             return response
         if response.status == 403:
             raise RegistryError(

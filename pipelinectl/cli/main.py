@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pipelinectl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_validate, _schema, _init, _build, _render, _deploy, _preview, _plan, _run,
-                _platform, _status, _history):
+                _platform, _status, _history, _gc):
         add(sub)
     return parser
 
@@ -263,6 +263,24 @@ def _reader(sub: Subparsers, name: str, text: str) -> None:
                          help="the preview of merge request N (in the environment it goes into) "
                               "instead")
     options.repo_id(command)
+    options.platform(command)
+
+
+def _gc(sub: Subparsers) -> None:
+    command = sub.add_parser(
+        "gc", help="delete the registry's images that no deploy can still need (dry run "
+                   "unless --apply)",
+        description="Decide, per image of every team's pipeline repositories, keep or "
+                    "delete, and why: kept is every image a live object, a delivered DAG or "
+                    "a deploy history of any environment or preview names, every image made "
+                    "within retention.keep_days (and the last hour), and each pipeline's "
+                    "newest image not deployed yet. Deletes by digest with --apply; an "
+                    "environment it cannot read makes it delete nothing.")
+    command.add_argument("--apply", action="store_true",
+                         help="delete (default: only print what would be deleted)")
+    command.add_argument("--environment", action="append", metavar="ENV=KUBECONFIG",
+                         help="read environment ENV's cluster with this kubeconfig "
+                              "(repeatable; default: $KUBECONFIG for every environment)")
     options.platform(command)
 
 

@@ -94,6 +94,7 @@ class Platform:
     environments: Mapping[str, Environment]  # in promotion order
     kubernetes_directory: str | None = None  # objects as files instead of a cluster
     previews: Previews | None = None
+    keep_days: int = 30  # retention.keep_days: pipelinectl gc keeps younger images
     # The environment this view of the platform is for (in_environment): teams' namespaces
     # and the DAG delivery are that environment's; None: the platform as written.
     environment: Environment | None = None
@@ -204,6 +205,7 @@ def _build(doc: yamlio.Document) -> Platform:
                       .items()},
         kubernetes_directory=data.get("kubernetes", {}).get("directory"),
         previews=Previews(**data["previews"]) if "previews" in data else None,
+        keep_days=data.get("retention", {}).get("keep_days", 30),
     )
 
 

@@ -9,7 +9,7 @@ from tests.docs.blocks import REPO
 
 README = REPO / "README.md"
 COMMANDS = {"validate", "schema", "init", "build", "render", "deploy", "plan", "status",
-            "history", "run", "platform", "preview"}
+            "history", "run", "platform", "preview", "gc"}
 
 
 def readme_commands() -> list[str]:
