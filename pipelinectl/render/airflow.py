@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelinectl.render import ownership
-from pipelinectl.render.cronjob import RUN_AS, Target
+from pipelinectl.render.cronjob import Target
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.spec.platform import TaskRunner
 from pipelinectl.units import parse_duration, parse_quantity
@@ -84,7 +84,7 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "image": where.target.image,
         "kubernetes_conn_id": where.kubernetes_conn_id,
         "docker_url": where.docker_url,
-        "run_as": RUN_AS,
+        "run_as": where.target.run_as,
         "labels": ownership.labels_of(pipeline),
         "annotations": ownership.annotations_of(pipeline, where.target.revision),
         "tasks": [_task(pipeline, task, where.target.revision)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl.render import ownership
+from pipelinectl.spec import platform
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration
 from pipelinectl.vocabulary import (
@@ -24,7 +25,7 @@ from pipelinectl.vocabulary import (
     WORKSPACE,
 )
 
-RUN_AS = 10001  # the non-root user of the base images (base-images/*/Dockerfile)
+RUN_AS = platform.RUN_AS  # the non-root user of the base images (base-images/*/Dockerfile)
 SUCCESSFUL_JOBS_KEPT = 3
 FAILED_JOBS_KEPT = 3
 TTL_AFTER_FINISHED = 86400  # finished Jobs and their logs stay a day, then are cleaned up
@@ -43,6 +44,9 @@ class Target:
     service_account: str
     image: str  # <registry>/<team>/<pipeline>@sha256:<digest>
     revision: str  # the last commit that changed the pipeline's files (NO_REVISION: none)
+    # The fixed user and group of the pods; None on OpenShift, whose restricted SCC assigns
+    # each namespace's own range (kubernetes.flavor: openshift).
+    run_as: int | None = RUN_AS
 
     def __post_init__(self) -> None:
         if not _DIGEST_REFERENCE.match(self.image):
@@ -88,6 +92,14 @@ def _schedule(pipeline: Pipeline) -> dict[str, Any]:
     return fields
 
 
+def pod_security(run_as: int | None) -> dict[str, Any]:
+    """The pods' security context: non-root, seccomp RuntimeDefault, and a fixed user and
+    group unless the platform assigns them (OpenShift)."""
+    fixed = {} if run_as is None else {"runAsUser": run_as, "runAsGroup": run_as,
+                                       "fsGroup": run_as}
+    return {"runAsNonRoot": True, **fixed, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def _job(pipeline: Pipeline, target: Target, owned: dict[str, str]) -> dict[str, Any]:
     tasks = pipeline.ordered_tasks()
     *first, last = tasks
@@ -95,8 +107,7 @@ def _job(pipeline: Pipeline, target: Target, owned: dict[str, str]) -> dict[str,
         "restartPolicy": "Never",
         "serviceAccountName": target.service_account,
         "automountServiceAccountToken": False,  # task pods need no Kubernetes API
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
-                            "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": pod_security(target.run_as),
     }
     if first:
         pod["initContainers"] = [_container(pipeline, task, target) for task in first]

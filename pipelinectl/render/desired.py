@@ -41,7 +41,8 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -
     common = (pipeline.metadata.name, team.name, team.namespace, ownership.spec_digest(pipeline),
               image)
     if pipeline.resolved_engine == "cronjob":
-        target = cronjob.Target(team.namespace, team.service_account, image, revision)
+        target = cronjob.Target(team.namespace, team.service_account, image, revision,
+                                platform.run_as)
         return Desired(*common, objects=(cronjob.render(pipeline, target),), secrets=secrets,
                        preview=pipeline.preview)
     source = render_pipeline(pipeline, platform, image, revision).content

@@ -48,7 +48,8 @@ def render_pipeline(pipeline: Pipeline, platform: Platform, image: str,
     inputs, never of the deploying commit, so that a commit that changes none of them changes
     no byte (docs/explanation/how-deploy-decides.md#what-a-commit-writes)."""
     team = platform.teams[pipeline.metadata.team]
-    target = cronjob.Target(team.namespace, team.service_account, image, revision)
+    target = cronjob.Target(team.namespace, team.service_account, image, revision,
+                            platform.run_as)
     name, team_name = pipeline.metadata.name, pipeline.metadata.team
     if pipeline.resolved_engine == "cronjob":
         return Rendered(relative_path(RENDERED_KUBERNETES_DIR, team.namespace, f"{name}.yaml"),

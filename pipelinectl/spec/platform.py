@@ -56,6 +56,8 @@ class Airflow:
 
 
 Schedules = Literal["as-declared", "suspended"]
+Flavor = Literal["kubernetes", "openshift"]
+RUN_AS = 10001  # the user of the images pipelinectl builds (base-images/*/Dockerfile)
 DEFAULT_ENVIRONMENT = "production"
 PREVIEW_NAMESPACE = "{namespace}-preview"
 PREVIEW = "preview"  # the environment name previews record
@@ -95,6 +97,7 @@ class Platform:
     kubernetes_directory: str | None = None  # objects as files instead of a cluster
     previews: Previews | None = None
     keep_days: int = 30  # retention.keep_days: pipelinectl gc keeps younger images
+    flavor: Flavor = "kubernetes"  # kubernetes.flavor
     # The environment this view of the platform is for (in_environment): teams' namespaces
     # and the DAG delivery are that environment's; None: the platform as written.
     environment: Environment | None = None
@@ -126,6 +129,11 @@ class Platform:
 
     def environment_of_branch(self, branch: str | None) -> Environment | None:
         return next((e for e in self.environments.values() if e.branch == branch), None)
+
+    @property
+    def run_as(self) -> int | None:
+        """The pods' fixed user and group, or None where the platform assigns them."""
+        return None if self.flavor == "openshift" else RUN_AS
 
     def base_image(self, language: str, version: str) -> str | None:
         return self.base_images.get(language, {}).get(version)
@@ -206,6 +214,7 @@ def _build(doc: yamlio.Document) -> Platform:
         kubernetes_directory=data.get("kubernetes", {}).get("directory"),
         previews=Previews(**data["previews"]) if "previews" in data else None,
         keep_days=data.get("retention", {}).get("keep_days", 30),
+        flavor=data.get("kubernetes", {}).get("flavor", "kubernetes"),
     )
 
 
