@@ -40,13 +40,14 @@ class Diagnostic:
     message: str
     hint: str | None = None
     code: str = "invalid"
+    warning: bool = False  # reported, but the file stays valid
 
     def sort_key(self) -> tuple[str, int, int, str]:
         loc = self.location
         return (loc.file, loc.line, loc.column, self.message)
 
     def render(self) -> str:
-        text = f"{self.location}: {inline(self.message)}"
+        text = f"{self.location}: {'warning: ' if self.warning else ''}{inline(self.message)}"
         if self.hint:
             text += f"\n  hint: {inline(self.hint)}"
         return text
@@ -145,6 +146,11 @@ class Collector:
     def add(self, location: Location, message: str, hint: str | None = None,
             code: str = "invalid") -> None:
         self.problems.append(Diagnostic(location, message, hint, code))
+
+    def warn(self, location: Location, message: str, hint: str | None = None,
+             code: str = "warning") -> None:
+        """Something worth saying that does not make the file invalid."""
+        self.problems.append(Diagnostic(location, message, hint, code, warning=True))
 
     def extend(self, diagnostics: list[Diagnostic]) -> None:
         self.problems.extend(diagnostics)

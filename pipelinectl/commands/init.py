@@ -221,6 +221,7 @@ def _write_schema_copy(root: Path) -> None:
 def _check_result(spec_path: Path, cwd: Path, config: platform.Platform) -> None:
     _, problems = validate_one(spec_path, display_name(spec_path, cwd),
                                pipeline_root(spec_path, git_root(cwd)), config, None)
+    problems = [p for p in problems if not p.warning]
     if problems:
         sys.stderr.write(InvalidInput(problems).render() + "\n")
         raise PipelinectlError("init wrote a pipeline that does not validate")

@@ -105,6 +105,26 @@ def parse(text: str) -> Parsed:
     return Parsed(tuple(order), tuple(sorted(errors, key=lambda e: (e.line, e.message))))
 
 
+def final_user(text: str) -> tuple[int, str] | None:
+    """(line, user) of the last USER of the final stage, or (the final FROM's line, "") when
+    it has none; None when the Dockerfile cannot be read (parse reports why)."""
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    try:
+        nodes = _Lines(lines, _READINGS[0]).nodes()
+    except _Refused:
+        return None
+    starts = [n.line for n in nodes if n.cmd == "from"]
+    if not starts:
+        return None
+    found = (starts[-1], "")
+    for node in nodes:
+        if node.cmd == "user" and node.line > starts[-1]:
+            found = (node.line, node.args.strip())
+    return found
+
+
 def _read(lines: list[str], reading: _Reading, errors: set[ParseError]) -> list[Reference]:
     parser = _Lines(lines, reading)
     try:

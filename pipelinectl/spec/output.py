@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from pipelinectl.errors import Diagnostic
 from pipelinectl.spec.validation import Report
 
 ReportFormat = Literal["text", "json", "github", "gitlab"]  # vocabulary.REPORT_FORMATS
@@ -30,13 +31,16 @@ def summary(report: Report) -> str:
     if not report.files:
         return f"{problems} {what} in the platform config; no pipeline was checked"
     noun = "pipeline file" if count == 1 else "pipeline files"
+    warned = len(report.warnings)
+    also = f", {warned} warning{'' if warned == 1 else 's'}" if warned else ""
     if not problems:
-        return f"{count} {noun} valid"
-    return f"{problems} {what} in {len(report.invalid_files)} of {count} {noun}"
+        return f"{count} {noun} valid{also}"
+    return f"{problems} {what} in {len(report.invalid_files)} of {count} {noun}{also}"
 
 
 def text(report: Report, repo_root: Path) -> str:
-    lines = [p.render() for p in report.problems]
+    lines = [p.render() for p in sorted(report.problems + report.warnings,
+                                        key=Diagnostic.sort_key)]
     return "\n".join([*lines, summary(report)]) + "\n"
 
 
@@ -48,6 +52,9 @@ def as_json(report: Report, repo_root: Path) -> str:
         "problems": [{"file": p.location.file, "line": p.location.line,
                       "column": p.location.column, "message": p.message, "hint": p.hint,
                       "code": p.code} for p in report.problems],
+        "warnings": [{"file": p.location.file, "line": p.location.line,
+                      "column": p.location.column, "message": p.message, "hint": p.hint,
+                      "code": p.code} for p in report.warnings],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -63,14 +70,14 @@ def _escape_property(value: str) -> str:
 def github(report: Report, repo_root: Path) -> str:
     """GitHub Actions workflow commands: one ::error annotation per problem."""
     lines = []
-    for p in report.problems:
+    for p in sorted(report.problems + report.warnings, key=Diagnostic.sort_key):
         loc = p.location
         props = f"file={_escape_property(loc.file)}"
         if loc.line:
             props += f",line={loc.line},col={loc.column}"
         props += f",title={_escape_property('pipelinectl ' + p.code)}"
         body = p.message + (f"\nhint: {p.hint}" if p.hint else "")
-        lines.append(f"::error {props}::{_escape_data(body)}")
+        lines.append(f"::{'warning' if p.warning else 'error'} {props}::{_escape_data(body)}")
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
 
@@ -78,7 +85,7 @@ def github(report: Report, repo_root: Path) -> str:
 def gitlab(report: Report, repo_root: Path) -> str:
     """A GitLab Code Quality report (paths relative to the repository root)."""
     issues = []
-    for p in report.problems:
+    for p in sorted(report.problems + report.warnings, key=Diagnostic.sort_key):
         path = _repo_relative(p.location.file, repo_root)
         description = p.message + (f" (hint: {p.hint})" if p.hint else "")
         fingerprint = hashlib.sha256(
@@ -87,7 +94,7 @@ def gitlab(report: Report, repo_root: Path) -> str:
             "description": description,
             "check_name": f"pipelinectl/{p.code}",
             "fingerprint": fingerprint,
-            "severity": "major",
+            "severity": "minor" if p.warning else "major",
             "location": {"path": path, "lines": {"begin": max(p.location.line, 1)}},
         })
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"

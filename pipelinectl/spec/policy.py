@@ -166,6 +166,25 @@ def _check_dockerfile(pipeline: Pipeline, platform: Platform, path: Path,
                      "dockerfile")
     for reference in parsed.references:
         _check_reference(reference, platform, Location(shown, reference.line, 1), problems)
+    _check_user(dockerfile.final_user(text), shown, problems)
+
+
+_ROOT_USERS = frozenset({"", "0", "root"})
+
+
+def _check_user(found: tuple[int, str] | None, shown: str, problems: Collector) -> None:
+    """A custom image should not run its tasks as root: a warning, as OpenShift (and a
+    hardened cluster) will refuse or override it (docs/how-to/openshift.md)."""
+    if found is None:
+        return
+    line, user = found
+    if user.split(":", 1)[0] in _ROOT_USERS:
+        what = "has no USER" if not user else f"ends with USER {user}"
+        problems.warn(Location(shown, line, 1),
+                      f"the final stage {what}: its tasks would run as root",
+                      "add USER 10001 (any non-root user; on OpenShift the user is assigned, "
+                      "so give group 0 what the task writes: chgrp -R 0 DIR && chmod -R g=u "
+                      "DIR); see docs/how-to/openshift.md", "dockerfile-user")
 
 
 def _check_reference(reference: dockerfile.Reference, platform: Platform, location: Location,

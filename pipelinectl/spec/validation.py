@@ -24,6 +24,7 @@ class Report:
     pipelines: list[spec.Pipeline] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)
     invalid_files: set[str] = field(default_factory=set)
+    warnings: list[Diagnostic] = field(default_factory=list)  # the files stay valid
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
     for name, identity, pipeline, problems in _outcomes(
             paths, _Job(platform, repo_id, cwd, keep, measure), jobs):
         report.files.append(name)
+        report.warnings.extend(p for p in problems if p.warning)
+        problems = [p for p in problems if not p.warning]
         report.problems.extend(problems)
         if problems:
             report.invalid_files.add(name)
@@ -70,6 +73,7 @@ def validate_files(paths: list[Path], platform: Platform, repo_id: str | None,
     collisions = name_collisions(identities)
     report.invalid_files.update(p.location.file for p in collisions)
     report.problems = sorted(dedupe(report.problems + collisions), key=Diagnostic.sort_key)
+    report.warnings = sorted(dedupe(report.warnings), key=Diagnostic.sort_key)
     report.pipelines = [p for p in report.pipelines if p.file not in report.invalid_files]
     return report
 
@@ -109,11 +113,14 @@ def _validate_chunk(paths: list[Path], job: _Job) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for path in paths:
         name = display_name(path, job.cwd)
-        pipeline, problems = validate_one(path, name, pipeline_root(path, anchor, roots),
-                                          job.platform, job.repo_id)
+        pipeline, found = validate_one(path, name, pipeline_root(path, anchor, roots),
+                                       job.platform, job.repo_id)
+        warnings = [p for p in found if p.warning]
+        problems = [p for p in found if not p.warning]
         if pipeline is not None and not problems:  # the size of what it renders to
             problems = size.problems(pipeline, job.platform, job.measure)
         valid = pipeline if pipeline is not None and not problems else None
+        problems = problems + warnings
         identity = None if valid is None else Identity(
             valid.file, valid.metadata.team, valid.metadata.name,
             valid.source.at(("metadata", "name")))
@@ -139,8 +146,8 @@ def validate_one(path: Path, name: str, root: Path, platform: Platform,
     context = checks.Context(repo_root=root, pipeline_dir=folder, platform=platform,
                              repo_id=repo_id)
     problems = problems + checks.check(pipeline, context)
-    if not problems:  # each environment's overlay, once the pipeline itself is right
-        problems = dedupe(environments.check_overlays(pipeline, platform))
+    if not any(not p.warning for p in problems):  # each overlay, once the pipeline is right
+        problems += dedupe(environments.check_overlays(pipeline, platform))
     return pipeline, problems
 
 

@@ -122,7 +122,7 @@ def dockerfile(text: str) -> Setup:
     def setup(repo: Path, outside: Path) -> None:
         spec_path = repo / "etl" / "pipeline.yaml"
         spec_path.write_text(DOCKERFILE_SPEC.replace("ENGINE", "cronjob"))
-        write(repo / "etl" / "Dockerfile", text)
+        write(repo / "etl" / "Dockerfile", text + ("USER 10001\n" if "USER" not in text else ""))
     return setup
 
 

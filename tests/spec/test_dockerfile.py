@@ -203,6 +203,8 @@ def validate(run, tmp_path: Path, content: str | bytes):
     folder = tmp_path / "p"
     valid_pipeline(folder, SPEC)
     data = content.encode() if isinstance(content, str) else content
+    if isinstance(content, str):  # a non-root final user: no warning to read past
+        data += (b"" if data.endswith(b"\n") else b"\n") + b"USER 10001\n"
     (folder / "Dockerfile").write_bytes(data)
     return run("validate", "p", cwd=tmp_path)
 
@@ -270,3 +272,39 @@ def test_each_bypass_is_refused(run, tmp_path: Path, content: str | bytes, repor
 def test_allowed_images_pass(run, tmp_path: Path, content: str) -> None:
     result = validate(run, tmp_path, content)
     assert (result.code, result.out) == (0, "1 pipeline file valid\n")
+
+
+USER_HINT = ("  hint: add USER 10001 (any non-root user; on OpenShift the user is assigned, so give "
+             "group 0 what the task writes: chgrp -R 0 DIR && chmod -R g=u DIR); see "
+             "docs/how-to/openshift.md\n")
+
+
+@pytest.mark.parametrize(("content", "warning"), [
+    ("FROM python:3.12-slim\nRUN true\n", "p/Dockerfile:1:1: warning: the final stage has no "
+     "USER: its tasks would run as root"),
+    ("FROM python:3.12-slim\nUSER root\n", "p/Dockerfile:2:1: warning: the final stage ends "
+     "with USER root: its tasks would run as root"),
+    ("FROM python:3.12-slim\nUSER 10001\nUSER 0:0\n", "p/Dockerfile:3:1: warning: the final "
+     "stage ends with USER 0:0: its tasks would run as root"),
+    ("FROM python:3.12-slim AS build\nUSER 10001\nFROM python:3.12-slim\nCOPY --from=build "
+     "/a /b\n", "p/Dockerfile:3:1: warning: the final stage has no USER: its tasks would run "
+     "as root"),
+])
+def test_a_final_root_user_is_a_warning(run, tmp_path: Path, content: str,
+                                        warning: str) -> None:
+    folder = tmp_path / "p"
+    valid_pipeline(folder, SPEC)
+    (folder / "Dockerfile").write_text(content)
+    result = run("validate", "p", cwd=tmp_path)
+    assert (result.code, result.out) == (
+        0, f"{warning}\n{USER_HINT}1 pipeline file valid, 1 warning\n")
+    github = run("validate", "p", "--format", "github", cwd=tmp_path)
+    assert github.code == 0 and github.out.startswith("::warning file=p/Dockerfile,")
+
+
+@pytest.mark.parametrize("user", ["10001", "pipeline", "10001:0", "app:app"])
+def test_a_non_root_final_user_is_fine(run, tmp_path: Path, user: str) -> None:
+    folder = tmp_path / "p"
+    valid_pipeline(folder, SPEC)
+    (folder / "Dockerfile").write_text(f"FROM python:3.12-slim\nUSER {user}\n")
+    assert run("validate", "p", cwd=tmp_path).out == "1 pipeline file valid\n"
