@@ -274,8 +274,8 @@ def test_allowed_images_pass(run, tmp_path: Path, content: str) -> None:
     assert (result.code, result.out) == (0, "1 pipeline file valid\n")
 
 
-USER_HINT = ("  hint: add USER 10001 (any non-root user; on OpenShift the user is assigned, so give "
-             "group 0 what the task writes: chgrp -R 0 DIR && chmod -R g=u DIR); see "
+USER_HINT = ("  hint: add USER 10001 (any non-root user; on OpenShift the user is assigned, "
+             "so give group 0 what the task writes: chgrp -R 0 DIR && chmod -R g=u DIR); see "
              "docs/how-to/openshift.md\n")
 
 
