@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The pipelinectl action's step (action.yml), kept in a file so it is tested as it runs.
-#   PIPELINECTL_COMMAND=check   validate with workflow annotations on the files, then the plan
-#                               (markdown) into the job summary
-#   PIPELINECTL_COMMAND=deploy  deploy; its report into the job summary
-# PIPELINECTL_PLATFORM_INPUT, when set, is the platform config. Exit code: pipelinectl's.
+#   PIPELINECTL_COMMAND=check           validate with workflow annotations on the files, then
+#                                       the plan (markdown) into the job summary
+#   PIPELINECTL_COMMAND=deploy          deploy; its report into the job summary
+#   PIPELINECTL_COMMAND=preview-deploy  preview deploy, preview delete, preview prune; each
+#                      preview-delete   report into the job summary
+#                      preview-prune
+# PIPELINECTL_PLATFORM_INPUT, when set, is the platform config; PIPELINECTL_MR_INPUT, when set,
+# the pull request of preview-deploy and preview-delete. Exit code: pipelinectl's.
 set -euo pipefail
 
 summary=${GITHUB_STEP_SUMMARY:-/dev/null}
@@ -11,6 +15,31 @@ scratch=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
 if [ -n "${PIPELINECTL_PLATFORM_INPUT:-}" ]; then
   export PIPELINECTL_PLATFORM="$PIPELINECTL_PLATFORM_INPUT"
 fi
+mr=()
+if [ -n "${PIPELINECTL_MR_INPUT:-}" ]; then
+  mr=(--mr "$PIPELINECTL_MR_INPUT")
+fi
+
+# reported TITLE COMMAND...: pipelinectl COMMAND, its output also into the job summary under
+# "### pipelinectl TITLE"; exits with its exit code.
+reported() {
+  local title=$1 status=0 log longest fence
+  shift
+  log="$scratch/pipelinectl-${title// /-}.log"
+  pipelinectl "$@" 2>&1 | tee "$log" || status=$?
+  # The log in a fence longer than any run of tildes in it (a value cannot close it),
+  # without pipelinectl's ::stop-commands:: lines (nothing else it prints starts with ::).
+  longest=$({ grep -o '~*' "$log" || true; } | awk '{ print length }' | sort -n | tail -1)
+  fence=$(printf '%*s' "$(( ${longest:-0} > 7 ? longest + 1 : 8 ))" '' | tr ' ' '~')
+  {
+    echo "### pipelinectl $title"
+    echo
+    echo "$fence"
+    sed '/^::/d' "$log"
+    echo "$fence"
+  } >>"$summary"
+  exit "$status"
+}
 
 case "${PIPELINECTL_COMMAND:-}" in
   check)
@@ -19,24 +48,20 @@ case "${PIPELINECTL_COMMAND:-}" in
     cat "$scratch/pipelinectl-plan.md" >>"$summary"
     ;;
   deploy)
-    status=0
-    pipelinectl deploy 2>&1 | tee "$scratch/pipelinectl-deploy.log" || status=$?
-    # The log in a fence longer than any run of tildes in it (a value cannot close it),
-    # without pipelinectl's ::stop-commands:: lines (nothing else it prints starts with ::).
-    longest=$({ grep -o '~*' "$scratch/pipelinectl-deploy.log" || true; } |
-      awk '{ print length }' | sort -n | tail -1)
-    fence=$(printf '%*s' "$(( ${longest:-0} > 7 ? longest + 1 : 8 ))" '' | tr ' ' '~')
-    {
-      echo "### pipelinectl deploy"
-      echo
-      echo "$fence"
-      sed '/^::/d' "$scratch/pipelinectl-deploy.log"
-      echo "$fence"
-    } >>"$summary"
-    exit "$status"
+    reported deploy deploy
+    ;;
+  preview-deploy)
+    reported "preview deploy" preview deploy ${mr[@]+"${mr[@]}"}
+    ;;
+  preview-delete)
+    reported "preview delete" preview delete ${mr[@]+"${mr[@]}"}
+    ;;
+  preview-prune)
+    reported "preview prune" preview prune
     ;;
   *)
-    echo "::error title=pipelinectl::the action's command input must be check or deploy" >&2
+    echo "::error title=pipelinectl::the action's command input must be check, deploy," \
+      "preview-deploy, preview-delete or preview-prune" >&2
     exit 2
     ;;
 esac

@@ -1,4 +1,5 @@
-"""Fixtures of the CI-template tests: the tool image and a fake cluster with namespace epi."""
+"""Fixtures of the CI-template tests: the tool image, a fake cluster with namespace epi and the
+stand-in for GitLab's notes API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import citools
 from tests.support.citools import build_tool_image
 from tests.support.fakekube import FakeKube
 
@@ -23,3 +25,11 @@ def epi_cluster(fake_kube: FakeKube, tmp_path: Path) -> Iterator[FakeKube]:
     fake_kube.add_namespace("epi")
     fake_kube.kubeconfig(tmp_path / "kubeconfig", namespace="epi")
     yield fake_kube
+
+
+@pytest.fixture
+def notes_api() -> Iterator[str]:
+    """The stand-in for GitLab's notes API: its CI_API_V4_URL; citools.Notes.posted holds what
+    was posted."""
+    with citools.notes_api() as url:
+        yield url

@@ -15,14 +15,20 @@ import pytest
 import yaml
 
 import pipelinectl
+from pipelinectl.deploy import state
 from tests.support.citools import (
     DOCKER,
+    PLATFORM_ENVIRONMENTS,
     REPO,
     SPEC,
     TOOL_IMAGE,
     check_jsonschema,
+    github_condition,
+    github_expression,
+    github_template,
     image,
     npm_tool,
+    schedule,
     team_repository,
 )
 from tests.support.fakekube import FakeKube
@@ -69,12 +75,14 @@ def test_action_passes_the_action_schema() -> None:
 def test_workflow_deploys_one_at_a_time_with_full_history() -> None:
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     deploy = jobs["deploy"]
-    assert deploy["concurrency"] == {
-        "group": "pipelinectl-deploy-${{ github.repository }}-${{ inputs.environment }}",
+    assert deploy["concurrency"] == {  # the environment: ${{ ... }} the job deploys as
+        "group": "pipelinectl-deploy-${{ github.repository }}-" + deploy["environment"],
         "cancel-in-progress": False}
-    assert deploy["if"] == ("github.event_name == 'push' && "
-                            "github.ref_name == inputs.deploy-branch")
-    assert jobs["check"]["if"] == "github.event_name == 'pull_request'"
+    for name in ("preview", "preview-delete"):  # one pull request's: one at a time
+        assert jobs[name]["concurrency"] == {
+            "group": "pipelinectl-preview-${{ github.repository }}-"
+                     "${{ github.event.pull_request.number }}",
+            "cancel-in-progress": False}
     for job in jobs.values():
         checkout = job["steps"][0]
         assert checkout["uses"] == "actions/checkout@v4"
@@ -86,6 +94,93 @@ def test_workflow_deploys_one_at_a_time_with_full_history() -> None:
     assert (REPO / "ci" / "github" / "pipelinectl.yml").resolve() == WORKFLOW
 
 
+def test_the_example_caller_passes_inputs_the_workflow_has() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    call = workflow[True]["workflow_call"]  # YAML 1.1 reads the key `on` as true
+    caller = yaml.safe_load(CALLER.read_text())
+    job = caller["jobs"]["pipelinectl"]
+    required = {name for name, spec in call["inputs"].items() if spec.get("required")}
+    assert required <= set(job["with"]) <= set(call["inputs"])
+    assert job["secrets"] == "inherit"
+    assert "PIPELINECTL_KUBECONFIG" in call["secrets"]
+    # The events the workflow's jobs answer: a closed pull request, pushes to both
+    # environment branches, a schedule.
+    events = caller[True]
+    assert "closed" in events["pull_request"]["types"]
+    assert set(events["push"]["branches"]) == set(json.loads(job["with"]["environments"]))
+    assert events["schedule"]
+
+
+# -- which jobs an event runs, as GitHub evaluates the workflow's expressions ----------------
+
+def defaults() -> dict[str, object]:
+    inputs = yaml.safe_load(WORKFLOW.read_text())[True]["workflow_call"]["inputs"]
+    return {name: spec.get("default") for name, spec in inputs.items()}
+
+
+def jobs_run(event: str, *, ref_name: str = "main", action: str | None = None,
+             fork: bool = False, **inputs: object) -> dict[str, dict[str, str]]:
+    """The jobs the workflow runs for an event, each with its environment and concurrency
+    group as GitHub fills them in."""
+    github: dict[str, object] = {"event_name": event, "ref_name": ref_name,
+                                 "repository": "epi/covid"}
+    if event == "pull_request":
+        github["event"] = {"action": action, "pull_request": {
+            "number": 7, "head": {"repo": {"full_name": "someone/covid" if fork
+                                           else "epi/covid"}}}}
+    context = {"github": github, "inputs": {**defaults(), **inputs}}
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    return {name: {"environment": github_template(job.get("environment", ""), context),
+                   "group": github_template(job.get("concurrency", {}).get("group", ""),
+                                            context)}
+            for name, job in jobs.items() if github_condition(job["if"], context)}
+
+
+def test_pushes_deploy_each_branch_as_its_environment() -> None:
+    group = "pipelinectl-deploy-epi/covid-"
+    # The defaults: main deploys as production, as before environments.
+    assert jobs_run("push") == {"deploy": {"environment": "production",
+                                           "group": group + "production"}}
+    assert jobs_run("push", ref_name="feature") == {}
+    assert jobs_run("push", ref_name="trunk", **{"deploy-branch": "trunk"}) == {
+        "deploy": {"environment": "production", "group": group + "production"}}
+    mapping = '{"main": "dev", "production": "production"}'
+    assert jobs_run("push", environments=mapping) == {
+        "deploy": {"environment": "dev", "group": group + "dev"}}
+    assert jobs_run("push", ref_name="production", environments=mapping) == {
+        "deploy": {"environment": "production", "group": group + "production"}}
+    assert jobs_run("push", ref_name="feature", environments=mapping) == {}
+    assert jobs_run("schedule", environments=mapping) == {}
+
+
+def test_pull_requests_check_and_preview_and_schedules_prune() -> None:
+    preview = {"environment": "preview", "group": "pipelinectl-preview-epi/covid-7"}
+    for action in ("opened", "synchronize", "reopened"):
+        assert set(jobs_run("pull_request", action=action)) == {"check"}
+        assert jobs_run("pull_request", action=action, previews=True) == {
+            "check": {"environment": "", "group": ""}, "preview": preview}
+        # A fork's pull request gets no secrets: it is checked (validate), never previewed.
+        assert set(jobs_run("pull_request", action=action, previews=True, fork=True)) == \
+            {"check"}
+    assert jobs_run("pull_request", action="closed") == {}
+    assert jobs_run("pull_request", action="closed", previews=True) == {
+        "preview-delete": preview}
+    assert jobs_run("schedule") == {}
+    assert jobs_run("schedule", previews=True) == {
+        "preview-prune": {"environment": "preview", "group": ""}}
+    assert jobs_run("schedule", previews=True, **{"preview-environment": "review"}) == {
+        "preview-prune": {"environment": "review", "group": ""}}
+
+
+def test_the_expressions_are_read_as_github_reads_them() -> None:
+    assert github_expression("format('{{\"{0}\":\"{1}\"}}', 'a', 'b')", {}) == '{"a":"b"}'
+    assert github_expression("fromJSON('{\"a\": 1}')['b']", {}) is None
+    assert github_expression("'' || 'x'", {}) == "x" and github_expression("'a' && ''", {}) == ""
+    assert github_expression("'Closed' == 'closed'", {}) is True  # strings ignore case
+    assert github_expression("null == 0", {}) is True and github_expression("!''", {}) is True
+    assert github_condition("${{ inputs.x }}", {"inputs": {"x": False}}) is False
+
+
 # -- the action's step, run the way a container job runs it --------------------------------
 
 @pytest.fixture
@@ -93,24 +188,26 @@ def checkout(tmp_path: Path, tool_image: str) -> Path:
     return team_repository(tmp_path, f"{HOST}/{PREFIX}/github-{tmp_path.name}")
 
 
-def action_step(checkout: Path, command: str, ref: str = "main"
-                ) -> tuple[subprocess.CompletedProcess[str], str]:
-    """The action's one step with its inputs, in the tool image as GitHub runs a container
-    job's step: workspace mounted, runner's docker socket, GITHUB_* variables. Returns the
-    result and what the step appended to the job summary."""
+def action_step(checkout: Path, command: str, ref: str = "main", mr: str = "",
+                **github: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The action's one step with its inputs (command, merge-request), in the tool image as
+    GitHub runs a container job's step: workspace mounted, runner's docker socket, GITHUB_*
+    variables (`github`: more of them, e.g. GITHUB_BASE_REF). Returns the result and what the
+    step appended to the job summary."""
     step = yaml.safe_load(ACTION.read_text())["runs"]["steps"][0]
     assert step["env"] == {"PIPELINECTL_COMMAND": "${{ inputs.command }}",
+                           "PIPELINECTL_MR_INPUT": "${{ inputs.merge-request }}",
                            "PIPELINECTL_PLATFORM_INPUT": "${{ inputs.platform }}"}
     shared = checkout.parent
     summary = shared / "summary.md"
     summary.write_text("")
     (shared / "runner-temp").mkdir(exist_ok=True)
-    env = {"PIPELINECTL_COMMAND": command,
+    env = {"PIPELINECTL_COMMAND": command, "PIPELINECTL_MR_INPUT": mr,
            "PIPELINECTL_PLATFORM_INPUT": str(shared / "platform.yaml"),
            "GITHUB_ACTION_PATH": "/action", "GITHUB_STEP_SUMMARY": str(summary),
            "RUNNER_TEMP": str(shared / "runner-temp"), "GITHUB_REF_NAME": ref,
            "GITHUB_REPOSITORY": "epi/covid", "GITHUB_SHA": git(checkout, "rev-parse", "HEAD"),
-           "KUBECONFIG": str(shared / "kubeconfig")}
+           "KUBECONFIG": str(shared / "kubeconfig"), **github}
     argv = [DOCKER, "run", "--rm", "--network", "host",
             "-v", "/var/run/docker.sock:/var/run/docker.sock",
             "-v", f"{REPO / 'ci' / 'github'}:/action:ro", "-v", f"{shared}:{shared}",
@@ -180,5 +277,88 @@ def test_an_unknown_command_is_refused(checkout: Path) -> None:
     done, summary = action_step(checkout, "destroy")
     assert done.returncode == 2
     assert done.stderr == ("::error title=pipelinectl::the action's command input must be "
-                           "check or deploy\n")
+                           "check, deploy, preview-deploy, preview-delete or preview-prune\n")
     assert summary == ""
+
+
+# -- environments and previews: dev from main, production promoted, pull-request previews ----
+
+@pytest.fixture
+def environments(tmp_path: Path, tool_image: str, epi_cluster: FakeKube) -> Path:
+    """A checkout of the team's repository on the dev -> production platform with previews,
+    its namespaces in the fake cluster."""
+    for namespace in ("epi-dev", "epi-preview"):
+        epi_cluster.add_namespace(namespace)
+    return team_repository(tmp_path, f"{HOST}/{PREFIX}/github-env-{tmp_path.name}",
+                           platform=PLATFORM_ENVIRONMENTS)
+
+
+def test_main_deploys_to_dev_and_production_promotes(
+        environments: Path, epi_cluster: FakeKube) -> None:
+    dev, summary = action_step(environments, "deploy")
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    a = git(environments, "rev-parse", "HEAD")
+    assert "cases: image built; applied CronJob epi-dev/cases\n" in summary
+    assert f"deployed {a[:12]} to dev\n" in summary
+
+    # The pull request main -> production: production's plan.
+    write(environments / "cases" / "pipeline.yaml", SPEC.format(schedule="0 9 * * *"))
+    git(environments, "commit", "-qam", "B")
+    assert action_step(environments, "deploy")[0].returncode == 0  # B in dev
+    checked, summary = action_step(environments, "check", ref="7/merge",
+                                   GITHUB_BASE_REF="production", GITHUB_HEAD_REF="main")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert summary.startswith("### pipelinectl plan\n\nEnvironment `production` (branch "
+                              "`production`), promoted: no build\n\n"
+                              "**cases (CronJob epi/cases)**\n\n"), summary
+
+    promoted, summary = action_step(environments, "deploy", ref="production")
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert summary.startswith("### pipelinectl deploy\n\n~~~~~~~~\n"
+                              "cases: image promoted; applied CronJob epi/cases\n"), summary
+    assert "building" not in summary
+    assert image(epi_cluster) == image(epi_cluster, "epi-dev")
+    assert schedule(epi_cluster) == "0 9 * * *"
+
+
+def test_previews_of_pull_requests_deleted_when_closed_and_pruned(
+        environments: Path, epi_cluster: FakeKube) -> None:
+    pull_request = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main",
+                    "GITHUB_HEAD_REF": "feature"}
+    for number in ("7", "8"):
+        done, summary = action_step(environments, "preview-deploy", ref=f"{number}/merge",
+                                    mr=number, GITHUB_REF=f"refs/pull/{number}/merge",
+                                    **pull_request)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert summary.startswith("### pipelinectl preview deploy\n\n~~~~~~~~\n"), summary
+        assert re.search(f"^cases-mr{number}: image (built|up to date); CronJob "
+                         f"epi-preview/cases-mr{number} \\(schedule suspended\\)$", summary,
+                         re.MULTILINE), summary
+        assert f"preview of merge request {number} (" in summary
+        job = epi_cluster.get("cronjobs", "epi-preview", f"cases-mr{number}")
+        assert job is not None and job["spec"]["suspend"] is True
+    assert epi_cluster.get("cronjobs", "epi-dev", "cases") is None  # only previews
+
+    # The closed event of a merged pull request: GITHUB_REF is the base branch's, so the
+    # workflow passes the number (without it there would be none).
+    merged = {**pull_request, "GITHUB_REF": "refs/heads/main"}
+    lost, summary = action_step(environments, "preview-delete", ref="main", **merged)
+    assert lost.returncode == 1 and "error: no merge request to preview" in summary
+    deleted, summary = action_step(environments, "preview-delete", ref="main", mr="7",
+                                   **merged)
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    assert summary == ("### pipelinectl preview delete\n\n~~~~~~~~\ncases-mr7: removed "
+                       "CronJob epi-preview/cases-mr7 and its state\n~~~~~~~~\n")
+    assert epi_cluster.get("cronjobs", "epi-preview", "cases-mr7") is None
+
+    found = epi_cluster.get("configmaps", "epi-preview", state.object_name("cases-mr8"))
+    assert found is not None
+    document = json.loads(found["data"][state.STATE_DATA_KEY])
+    document["current"]["deployed_at"] = "2026-01-01T00:00:00Z"  # long ago
+    found["data"][state.STATE_DATA_KEY] = json.dumps(document)
+    epi_cluster.put(("", "v1", "configmaps"), "epi-preview", found)
+    pruned, summary = action_step(environments, "preview-prune", GITHUB_EVENT_NAME="schedule")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert summary == ("### pipelinectl preview prune\n\n~~~~~~~~\ncases-mr8: removed "
+                       "CronJob epi-preview/cases-mr8 and its state\n~~~~~~~~\n")
+    assert epi_cluster.get("cronjobs", "epi-preview", "cases-mr8") is None

