@@ -63,6 +63,7 @@ class Args:
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
     several = len(loaded.config.environments) > 1
+    everywhere = loaded.config
     loaded = loaded.in_environment(wiring.environment(loaded.config, args.environment, environ,
                                                       loaded.root))
     config, root, repo_id, pipelines = loaded.config, loaded.root, loaded.repo_id, \
@@ -79,8 +80,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         image = outcome.plan.reference(outcome.digest or outputs.PLACEHOLDER_DIGEST)
         rendered = outputs.render_pipeline(pipeline, config, image, revision[pipeline.file])
         new[rendered.path] = (pipeline.metadata.name, rendered.content)
-        image_words[rendered.path] = (["image rebuild: " + "; ".join(outcome.reasons)]
-                                      if pending else [])
+        image_words[rendered.path] = [] if not pending else [_missing(everywhere, config)] \
+            if config.environment is not None and not config.environment.build else \
+            ["image rebuild: " + "; ".join(outcome.reasons)]
     present = None if not args.paths else {p.metadata.name for p in pipelines}
     old = _against_folder(Path(args.against), set(new) if present else None) \
         if args.against else _against_cluster(config, pipelines, root, environ,
@@ -228,6 +230,19 @@ def _summary(path: str, text: str | None) -> changes.Summary | None:
         return changes.summarize(path, text)
     except _UNREADABLE:
         return None
+
+
+def _missing(everywhere: Platform, config: Platform) -> str:
+    """A promotion's words for an image no environment built yet: deploy would refuse."""
+    assert config.environment is not None
+    names = list(everywhere.environments)
+    builder = next((everywhere.environments[n] for n in reversed(
+        names[:names.index(config.environment.name)]) if everywhere.environments[n].build),
+        None)
+    where = f"environment {builder.name} (branch {builder.branch})" if builder else \
+        "an environment that builds"
+    return (f"image missing: {config.environment.name} does not build, and no image has this "
+            f"content yet; {where} must build it first, or the deploy is refused")
 
 
 def _where(env: Environment, output: str) -> str:

@@ -146,6 +146,11 @@ def test_a_commit_no_environment_built_is_refused_before_any_write(
     write(repo / "etl" / "etl.sh", "echo straight to production\n")
     git(repo, "commit", "-qam", "a hotfix that skipped dev")
     commit = git(repo, "rev-parse", "HEAD")
+    plan = run("plan", "--platform", str(repo / "platform.yaml"), cwd=repo)
+    assert plan.code == 0, plan.err
+    assert ("  image missing: production does not build, and no image has this content yet; "
+            "environment dev (branch main) must build it first, or the deploy is refused"
+            ) in plan.out.splitlines()
     before = len(cluster.writes())
     log = RegistryLog()
     refused = deploy(run, repo)
