@@ -26,7 +26,8 @@ from pipelinectl.deploy.state import State
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render.airflow import dag_id
 from pipelinectl.render.desired import Desired, dag_places, desired
-from pipelinectl.spec import previews
+from pipelinectl.spec import policy, previews
+from pipelinectl.spec.discover import repo_root
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
 from pipelinectl.units import parse_duration
@@ -42,25 +43,39 @@ class Args:
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
-    loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
-    if loaded.config.previews is None:
+    config = wiring.load_platform(args.platform, environ)
+    if config.previews is None:
         raise UserError("the platform has no previews",
                         hint="the platform team adds `previews: {namespace: "
                              "\"{namespace}-preview\", expire_after: 7d}`; see "
                              "docs/how-to/previews.md")
     if args.action == "deploy":
+        loaded = wiring.load(args.paths, args.platform, args.repo_id, environ, cwd)
         return _deploy(loaded, previews.number(args.mr, environ), environ)
+    # delete and prune act on what the state objects record: no pipeline file is read, so
+    # they also run without a checkout (a stop job after the branch is gone)
+    where = _Where(config, policy.repo_id_from(dict(environ), args.repo_id), repo_root(cwd))
     if args.action == "delete":
         number = previews.number(args.mr, environ)
-        return _remove(loaded, environ, f"preview-mr{number}",
+        return _remove(where, environ, f"preview-mr{number}",
                        lambda _ns, record: record.preview == number,
                        f"no preview of merge request {number} to delete")
-    limit = parse_duration(loaded.config.previews.expire_after)
+    assert config.previews is not None
+    limit = parse_duration(config.previews.expire_after)
     now = datetime.datetime.now(datetime.UTC)
-    return _remove(loaded, environ, "preview-prune",
+    return _remove(where, environ, "preview-prune",
                    lambda _ns, record: record.preview is not None and
                    _age(record, now) > limit,
-                   f"no preview older than {loaded.config.previews.expire_after}")
+                   f"no preview older than {config.previews.expire_after}")
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What delete and prune need: the platform, the CI project, the repository's folder."""
+
+    config: Platform
+    repo_id: str | None
+    root: Path
 
 
 def _deploy(loaded: wiring.Loaded, number: int, environ: Mapping[str, str]) -> int:
@@ -107,11 +122,11 @@ def _said(result: engine.DeployOutcome, item: Desired, pipeline: Pipeline,
             f"  start a run: {start}\n")
 
 
-def _remove(loaded: wiring.Loaded, environ: Mapping[str, str], holder: str,
+def _remove(where: _Where, environ: Mapping[str, str], holder: str,
             select: Callable[[str, State], bool], none: str) -> int:
-    config, root = loaded.config, loaded.root
+    config, root = where.config, where.root
     git = wiring.git_state(root, environ)
-    source = wiring.source(loaded.repo_id, git, root)
+    source = wiring.source(where.repo_id, git, root)
     target = wiring.environment(config, None, environ, root)
     view = config.in_previews(target)
     with wiring.delivery(view, root, environ) as delivery:

@@ -115,3 +115,15 @@ def test_status_of_a_preview_says_how_to_start_it(run, repo: Path) -> None:
     bad = run("status", "--mr", "x7", "--platform", str(repo / "platform.yaml"), cwd=repo)
     assert (bad.code, bad.err.splitlines()[0]) == (
         1, "error: merge request 'x7' is not a number of 1 to 9 digits")
+
+
+def test_delete_needs_no_checkout(run, repo: Path, fake_kube: FakeKube, tmp_path: Path) -> None:
+    """A stop job may run after the branch is gone: delete reads only state objects."""
+    assert preview(run, repo, "deploy", "--mr", "5").code == 0
+    empty = tmp_path / "no-checkout"
+    empty.mkdir()
+    gone = run("preview", "delete", "--mr", "5", "--platform", str(repo / "platform.yaml"),
+               cwd=empty)
+    assert (gone.code, gone.out) == (0, "etl-mr5: removed CronJob default-preview/etl-mr5 and "
+                                        "its state\n"), gone.err
+    assert fake_kube.get("cronjobs", "default-preview", "etl-mr5") is None
