@@ -20,7 +20,15 @@ RBAC of `platform manifests` binds, and the connection KubernetesPodOperator use
   is there when a task starts, then a native sidecar (Kubernetes 1.29+) that keeps watching
   and ends with the pod.
 - airflow.dags.directory: nothing for Helm to do (a user error with a hint).
-- task_runner kubernetes: the connection `kubernetes_conn_id`, in-cluster, through `env`.
+- task_runner kubernetes: the connection `kubernetes_conn_id`, in-cluster, through `env`: one
+  per distinct id, the platform's `airflow.kubernetes_conn_id` and each team's own
+  `teams.<team>.kubernetes_conn_id`.
+- teams with an `airflow_role` (docs/how-to/airflow-teams.md): their DAGs carry access_control
+  for that role, which only the FAB auth manager enforces, so `config.core.auth_manager` names
+  it; and `config.fab.custom_roles` declares each team role, which the FAB auth manager creates
+  (if missing) when it starts: what a team member needs to use Airflow, with no permission on
+  the global "DAGs" resource, so that each DAG's access_control alone decides who reaches it.
+  Without any airflow_role, neither is written (the chart's own auth manager setting stays).
 
 Values from the platform file are data: dict values written by the YAML emitter. The chart
 pastes a few of them where quoting does not protect them (subPath into airflow.cfg, env names
@@ -54,6 +62,25 @@ DEFAULT_WORKER_SERVICE_ACCOUNT = "airflow-worker"
 SCHEDULER_SERVICE_ACCOUNT = "airflow-scheduler"
 DAG_PROCESSOR_SERVICE_ACCOUNT = "airflow-dag-processor"
 _CONN_ID = re.compile(r"[A-Za-z0-9_.-]+")
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# A team role's own permissions (FAB action, resource), from the FAB auth manager's Viewer and
+# User roles (apache-airflow-providers-fab 3.10) less every permission on the global "DAGs"
+# resource but its menu entry, and less what is not a DAG's (creating asset events, which
+# could start another team's DAGs; backfills; human-in-the-loop details). Each left is checked
+# per DAG: the FAB auth manager grants a DAG's runs, task instances, logs, code or XComs only
+# with read (GET) or edit (anything else) on that DAG itself, which only access_control gives.
+TEAM_ROLE_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    *(("can_read", resource) for resource in (
+        "Asset Aliases", "Assets", "Cluster Activity", "DAG Code", "DAG Dependencies",
+        "DAG Runs", "DAG Versions", "DAG Warnings", "ImportError", "Jobs", "My Password",
+        "My Profile", "Pools", "Task Instances", "Task Logs", "Website", "XComs")),
+    ("can_edit", "My Password"), ("can_edit", "My Profile"),
+    *((action, resource) for resource in ("DAG Runs", "Task Instances")
+      for action in ("can_create", "can_delete", "can_edit")),
+    *(("menu_access", resource) for resource in (
+        "Assets", "Browse", "Cluster Activity", "DAG Dependencies", "DAG Runs", "DAGs", "Docs",
+        "Documentation", "Jobs", "Task Instances")),
+)
 _SENTINEL = "\x00"
 
 
@@ -82,6 +109,9 @@ def values(platform: Platform, worker_service_account: str, git_sync_too: bool =
             doc["dags"] = {"gitSync": git_sync(platform)}
         bundles = json.dumps(dag_bundles(platform, git_conn_id), sort_keys=True)
         doc["config"] = {"dag_processor": {"dag_bundle_config_list": bundles}}
+    auth = auth_config(platform)
+    if auth:
+        doc["config"] = {**doc.get("config", {}), **auth}
     env = connection_env(platform)
     if env:
         doc["env"] = env
@@ -161,20 +191,52 @@ def git_sub_path(platform: Platform) -> str:
 
 
 def connection_env(platform: Platform) -> list[dict[str, str]]:
-    """With the kubernetes task runner: the connection KubernetesPodOperator uses, in-cluster
-    (the worker's ServiceAccount), as AIRFLOW_CONN_<ID> (no credentials in it)."""
+    """With the kubernetes task runner: the connections KubernetesPodOperator uses, in-cluster
+    (the worker's ServiceAccount), as AIRFLOW_CONN_<ID> (no credentials in them): the
+    platform's airflow.kubernetes_conn_id, then each other id a team names, in order."""
     airflow = platform.airflow
     if airflow.task_runner != "kubernetes":
         return []
-    conn_id = airflow.kubernetes_conn_id
-    if not _CONN_ID.fullmatch(conn_id):
-        raise UserError(
-            f"airflow.kubernetes_conn_id {conn_id!r} cannot be named in an environment "
-            "variable (AIRFLOW_CONN_<ID>)",
-            location=platform.source.at(("airflow", "kubernetes_conn_id")),
-            hint="use letters, digits, '_', '.' and '-', e.g. kubernetes_default")
-    connection = {"conn_type": "kubernetes", "extra": {"in_cluster": True}}
-    return [{"name": f"AIRFLOW_CONN_{conn_id.upper()}", "value": json.dumps(connection)}]
+    named: dict[str, tuple[str, ...]] = {airflow.kubernetes_conn_id: ("airflow",
+                                                                      "kubernetes_conn_id")}
+    for team in sorted(platform.teams.values(), key=lambda t: t.kubernetes_conn_id):
+        named.setdefault(team.kubernetes_conn_id, ("teams", team.name, "kubernetes_conn_id"))
+    connection = json.dumps({"conn_type": "kubernetes", "extra": {"in_cluster": True}})
+    env: dict[str, str] = {}  # env name -> the connection id
+    for conn_id, path in named.items():
+        field = ".".join(path)
+        if not _CONN_ID.fullmatch(conn_id):
+            raise UserError(
+                f"{field} {conn_id!r} cannot be named in an environment variable "
+                "(AIRFLOW_CONN_<ID>)", location=platform.source.at(path),
+                hint="use letters, digits, '_', '.' and '-', e.g. kubernetes_default")
+        name = f"AIRFLOW_CONN_{conn_id.upper()}"
+        if name in env:  # Airflow looks a connection up by its id in upper case
+            raise UserError(f"{field} {conn_id!r} and {env[name]!r} are one connection to "
+                            f"Airflow ({name})", location=platform.source.at(path),
+                            hint="name each connection differently, not only in case")
+        env[name] = conn_id
+    return [{"name": name, "value": connection} for name in env]
+
+
+def team_roles(platform: Platform) -> dict[str, list[dict[str, str]]]:
+    """[fab] custom_roles: each team's airflow_role with TEAM_ROLE_PERMISSIONS (a role two
+    teams share is one role)."""
+    roles = sorted({team.airflow_role for team in platform.teams.values()
+                    if team.airflow_role is not None})
+    permissions = [{"action": action, "resource": resource}
+                   for action, resource in sorted(TEAM_ROLE_PERMISSIONS)]
+    return {role: permissions for role in roles}
+
+
+def auth_config(platform: Platform) -> dict[str, Any]:
+    """With a team's airflow_role: the `config` sections that make Airflow enforce the DAGs'
+    access_control (the FAB auth manager) and create the team roles; else none."""
+    roles = team_roles(platform)
+    if not roles:
+        return {}
+    return {"core": {"auth_manager": FAB_AUTH_MANAGER},
+            "fab": {"custom_roles": json.dumps(roles, sort_keys=True)}}
 
 
 def _configmap_components(namespace: str, worker_service_account: str) -> dict[str, Any]:

@@ -5,6 +5,12 @@ made with repr() from plain data. Spec values never become code: `check_generate
 result and refuses it unless every statement but that literal is the template's own, and the
 literal evaluates with ast.literal_eval. The scheduler imports only this static file: no YAML
 at parse time, and one broken pipeline cannot hide another's DAG.
+
+The template's `access_control` entry (with the comment above it) is kept only in the DAGs of a
+team with an Airflow role (the platform's teams.<team>.airflow_role, in PIPELINE as
+`airflow_role`): the DAG file of a team without one is, byte for byte, what it was before
+roles existed. So there are two fixed texts around the literal, and `check_generated` accepts
+either.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from pipelinectl.render import ownership
 from pipelinectl.render.cronjob import Target
 from pipelinectl.spec.model import Pipeline, Task
-from pipelinectl.spec.platform import TaskRunner
+from pipelinectl.spec.platform import Platform, TaskRunner, Team
 from pipelinectl.units import parse_duration, parse_quantity
 from pipelinectl.vocabulary import ENV_PIPELINE, ENV_REVISION, ENV_TASK, ENV_TEAM
 
@@ -36,6 +42,15 @@ class AirflowTarget:
     runner: TaskRunner = "kubernetes"
     kubernetes_conn_id: str = "kubernetes_default"
     docker_url: str = DEFAULT_DOCKER_URL
+    airflow_role: str | None = None  # the FAB role that alone (with Admin) reaches the DAG
+
+
+def team_target(platform: Platform, team: Team, target: Target) -> AirflowTarget:
+    """Where a team's DAGs run on `platform`: its task runner, and the team's own connection
+    (airflow.kubernetes_conn_id unless the team names one) and Airflow role."""
+    return AirflowTarget(target, runner=platform.airflow.task_runner,
+                         kubernetes_conn_id=team.kubernetes_conn_id,
+                         airflow_role=team.airflow_role)
 
 
 class GeneratedCodeError(Exception):
@@ -54,8 +69,8 @@ def render(pipeline: Pipeline, where: AirflowTarget) -> str:
     """The DAG file's source text."""
     if pipeline.resolved_engine != "airflow":
         raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
-    literal = python_literal(pipeline_literal(pipeline, where))
-    source = _splice(literal)
+    data = pipeline_literal(pipeline, where)
+    source = _splice(python_literal(data), access_control="airflow_role" in data)
     check_generated(source)
     return source
 
@@ -64,6 +79,7 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
     """Everything the DAG file needs from the spec and the platform, as plain data."""
     schedule = pipeline.schedule
     notifications = pipeline.notifications
+    role = {} if where.airflow_role is None else {"airflow_role": where.airflow_role}
     return {
         "dag_id": dag_id(pipeline),
         "description": pipeline.metadata.description or "",
@@ -76,6 +92,7 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "max_active_runs": 1 if schedule is None or schedule.concurrency != "allow" else 16,
         "paused": bool(schedule and schedule.suspend),
         "tags": ["pipelinectl", f"team:{pipeline.metadata.team}"],
+        **role,  # only with a role: the literal of a DAG without one is as it always was
         "notify_on_failure": list(notifications.on_failure) if notifications else [],
         "notify_on_success": list(notifications.on_success) if notifications else [],
         "runner": where.runner,
@@ -140,19 +157,46 @@ def python_literal(value: Any, indent: str = "") -> str:
 
 
 @functools.cache
-def _template() -> tuple[str, int, int]:
-    """The template text and the character span of its `PIPELINE: dict = {}` statement."""
+def _template(access_control: bool) -> tuple[str, int, int]:
+    """The template text, with or without its access_control entry, and the character span
+    of its `PIPELINE: dict = {}` statement."""
     text = TEMPLATE.read_text(encoding="utf-8")
-    node = _pipeline_assignment(ast.parse(text))
+    module = ast.parse(text)
+    node = _pipeline_assignment(module)
     lines = text.splitlines(keepends=True)
     start = sum(len(line) for line in lines[: node.lineno - 1]) + node.col_offset
     assert node.end_lineno is not None and node.end_col_offset is not None
     end = sum(len(line) for line in lines[: node.end_lineno - 1]) + node.end_col_offset
+    if not access_control:
+        first, last = _access_control_lines(module, lines)
+        cut = sum(len(line) for line in lines[:first]), sum(len(line) for line in lines[:last])
+        assert cut[0] > end  # after PIPELINE: the statement's span stays
+        text = text[: cut[0]] + text[cut[1]:]
     return text, start, end
 
 
-def _splice(literal: str) -> str:
-    text, start, end = _template()
+def _access_control_lines(module: ast.Module, lines: list[str]) -> tuple[int, int]:
+    """The lines [first, last) of the `"access_control": ...,` entry of the dict that
+    _dag_arguments returns, with the comment lines right above it."""
+    entries = [(key, value) for node in ast.walk(module) if isinstance(node, ast.FunctionDef)
+               and node.name == "_dag_arguments" for ret in ast.walk(node)
+               if isinstance(ret, ast.Return) and isinstance(ret.value, ast.Dict)
+               for key, value in zip(ret.value.keys, ret.value.values, strict=True)
+               if isinstance(key, ast.Constant) and key.value == "access_control"]
+    if len(entries) != 1:
+        raise GeneratedCodeError("expected one access_control entry in _dag_arguments")
+    key, value = entries[0]
+    assert value.end_lineno is not None and value.end_col_offset is not None
+    if lines[value.end_lineno - 1][value.end_col_offset:].strip() != ",":
+        raise GeneratedCodeError("the access_control entry must end its line with a comma")
+    first = key.lineno - 1
+    while first > 0 and lines[first - 1].lstrip().startswith("#"):
+        first -= 1
+    return first, value.end_lineno
+
+
+def _splice(literal: str, access_control: bool) -> str:
+    text, start, end = _template(access_control)
     return text[:start] + "PIPELINE: dict = " + literal + text[end:]
 
 
@@ -167,14 +211,19 @@ def _pipeline_assignment(module: ast.Module) -> ast.AnnAssign:
 def check_generated(source: str) -> None:
     """Refuse generated source unless it is the template with only PIPELINE's value changed.
 
-    The text before and after the value must be the template's, byte for byte; the module
-    must parse with exactly one PIPELINE assignment whose value is precisely the text in
-    between; and that value must be a plain literal (ast.literal_eval). Then nothing a spec
-    value contains can have become code.
+    The text before and after the value must be the template's, byte for byte (the template
+    with its access_control entry, or without it); the module must parse with exactly one
+    PIPELINE assignment whose value is precisely the text in between; and that value must be
+    a plain literal (ast.literal_eval). Then nothing a spec value contains can have become
+    code.
     """
-    text, start, end = _template()
-    head, tail = text[:start] + "PIPELINE: dict = ", text[end:]
-    if not (source.startswith(head) and source.endswith(tail)):
+    for access_control in (False, True):
+        text, start, end = _template(access_control)
+        head, tail = text[:start] + "PIPELINE: dict = ", text[end:]
+        if source.startswith(head) and source.endswith(tail) and \
+                len(source) >= len(head) + len(tail):
+            break
+    else:
         raise GeneratedCodeError("generated DAG differs from the template outside PIPELINE")
     try:
         module = ast.parse(source)

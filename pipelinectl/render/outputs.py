@@ -54,8 +54,7 @@ def render_pipeline(pipeline: Pipeline, platform: Platform, image: str,
     if pipeline.resolved_engine == "cronjob":
         return Rendered(relative_path(RENDERED_KUBERNETES_DIR, team.namespace, f"{name}.yaml"),
                         dump_all([cronjob.render(pipeline, target)]))
-    where = airflow.AirflowTarget(target, runner=platform.airflow.task_runner,
-                                  kubernetes_conn_id=platform.airflow.kubernetes_conn_id)
+    where = airflow.team_target(platform, team, target)  # the team's connection and role
     path = relative_path(RENDERED_AIRFLOW_DIR, team_name, f"{airflow.dag_id(pipeline)}.py")
     return Rendered(path, airflow.render(pipeline, where))
 

@@ -22,6 +22,9 @@ LOCAL = "local"
 BUILTIN_NAME = "<built-in local platform>"
 ENV_VAR = "PIPELINECTL_PLATFORM"
 DEFAULT_SERVICE_ACCOUNT = "pipeline-runner"
+DEFAULT_KUBERNETES_CONN_ID = "kubernetes_default"
+# The FAB auth manager's own roles: each reaches every DAG (or none), so none can be a team's.
+FAB_BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,12 @@ class Team:
     service_account: str
     repos: tuple[str, ...] | None
     max_task_resources: Resources | None
+    # The Airflow (FAB) role that alone, with Admin, may see and run the team's DAGs; None:
+    # the DAGs carry no access control (docs/how-to/airflow-teams.md).
+    airflow_role: str | None = None
+    # The connection the team's KubernetesPodOperator tasks use (the platform's
+    # airflow.kubernetes_conn_id unless the team names its own).
+    kubernetes_conn_id: str = DEFAULT_KUBERNETES_CONN_ID
 
 
 DeliveryKind = Literal["git", "configmap", "directory"]
@@ -206,7 +215,8 @@ def _build(doc: yamlio.Document) -> Platform:
                      data.get("base_images", {}).items()},
         allowed_base_registries=tuple(data.get("allowed_base_registries", ())),
         ca_bundle=data.get("build", {}).get("ca_bundle"),
-        teams={name: _team(name, raw) for name, raw in data["teams"].items()},
+        teams={name: _team(name, raw, data.get("airflow", {})) for name, raw in
+               data["teams"].items()},
         airflow=_airflow(data.get("airflow", {}), configured="airflow" in data),
         environments={name: _environment(name, env) for name, env in
                       data.get("environments", {DEFAULT_ENVIRONMENT: {"branch": "main"}})
@@ -225,7 +235,7 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
                        _delivery(dags) if dags else None)
 
 
-def _team(name: str, raw: dict[str, Any]) -> Team:
+def _team(name: str, raw: dict[str, Any], airflow: dict[str, Any]) -> Team:
     caps = raw.get("max_task_resources")
     return Team(
         name=name,
@@ -234,6 +244,9 @@ def _team(name: str, raw: dict[str, Any]) -> Team:
         repos=tuple(raw["repos"]) if "repos" in raw else None,
         max_task_resources=None if caps is None else Resources(
             quantity_text(caps.get("cpu", "")), quantity_text(caps.get("memory", ""))),
+        airflow_role=raw.get("airflow_role"),
+        kubernetes_conn_id=raw.get("kubernetes_conn_id",
+                                   airflow.get("kubernetes_conn_id", DEFAULT_KUBERNETES_CONN_ID)),
     )
 
 
@@ -252,13 +265,15 @@ def _delivery(dags: dict[str, Any]) -> DagsDelivery:
 
 
 def check(platform: Platform) -> Collector:
-    """What the platform schema cannot say: the team caps are real quantities, and the DAGs
-    folder of git delivery is a relative folder with known placeholders only."""
+    """What the platform schema cannot say: the team caps are real quantities, a team's
+    airflow_role is its own, and the DAGs folder of git delivery is a relative folder with
+    known placeholders only."""
     problems = Collector()
     if platform.airflow.dags.kind == "git":
         _check_git_path(platform, platform.airflow.dags.path, GIT_PATH, problems)
     _check_environments(platform, problems)
     for team in platform.teams.values():
+        _check_airflow_role(platform, team, problems)
         caps = team.max_task_resources
         for field in ("cpu", "memory"):
             value = getattr(caps, field) if caps else ""
@@ -268,6 +283,23 @@ def check(platform: Platform) -> Collector:
                 problems.add(platform.source.at(path), f"{yamlio.where(path)}: {message}",
                              "e.g. cpu: \"8\" or 500m, memory: 32Gi", "quantity")
     return problems
+
+
+def _check_airflow_role(platform: Platform, team: Team, problems: Collector) -> None:
+    """A team's airflow_role is a role of its own, none of the FAB auth manager's built-in
+    roles (they reach every DAG or none). The schema holds it to characters that every place
+    it goes takes as they are: airflow.cfg, Helm's tpl, JSON, the DAG literal."""
+    role = team.airflow_role
+    if role is None:
+        return
+    path = ("teams", team.name, "airflow_role")
+    builtin = next((name for name in FAB_BUILTIN_ROLES if name.lower() == role.lower()), None)
+    if builtin is not None:
+        problems.add(platform.source.at(path),
+                     f"{yamlio.where(path)}: {role!r} is the auth manager's built-in role "
+                     f"{builtin}, whose users reach every team's DAGs (or none)",
+                     f"name a role of the team's own, e.g. team-{team.name}; see "
+                     "docs/how-to/airflow-teams.md", "airflow-role")
 
 
 GIT_PATH: yamlio.JsonPath = ("airflow", "dags", "git", "path")

@@ -232,6 +232,42 @@ def test_a_connection_id_that_cannot_be_an_env_name_is_refused(tmp_path: Path) -
         "e.g. kubernetes_default")
 
 
+def test_one_in_cluster_connection_per_distinct_id(tmp_path: Path) -> None:
+    text = PLATFORMS["configmap"].replace(
+        "epi-surveillance: {namespace: epi-surveillance}",
+        "epi-surveillance: {namespace: epi-surveillance, kubernetes_conn_id: k8s_epi}\n"
+        "  hosp: {namespace: hosp, kubernetes_conn_id: k8s_in_cluster}\n"
+        "  lab: {namespace: lab, kubernetes_conn_id: k8s_epi}")
+    env = values_of(tmp_path, text)["env"]
+    assert [e["name"] for e in env] == ["AIRFLOW_CONN_K8S_IN_CLUSTER", "AIRFLOW_CONN_K8S_EPI"]
+    assert {e["value"] for e in env} == {'{"conn_type": "kubernetes", "extra": '
+                                         '{"in_cluster": true}}'}
+
+
+def test_a_team_connection_id_that_cannot_be_an_env_name_is_refused(tmp_path: Path) -> None:
+    text = PLATFORMS["configmap"].replace("default: {namespace: default}",
+                                          'default: {namespace: default, kubernetes_conn_id: '
+                                          '"k8s default"}')
+    with pytest.raises(platform.UserError) as caught:
+        values_of(tmp_path, text)
+    assert caught.value.render().endswith(
+        "platform.yaml:6:53: teams.default.kubernetes_conn_id 'k8s default' cannot be named "
+        "in an environment variable (AIRFLOW_CONN_<ID>)\n  hint: use letters, digits, '_', "
+        "'.' and '-', e.g. kubernetes_default")
+
+
+def test_connection_ids_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    text = PLATFORMS["configmap"].replace("default: {namespace: default}",
+                                          "default: {namespace: default, kubernetes_conn_id: "
+                                          "K8S_IN_CLUSTER}")
+    with pytest.raises(platform.UserError) as caught:
+        values_of(tmp_path, text)
+    assert caught.value.render().endswith(
+        ": teams.default.kubernetes_conn_id 'K8S_IN_CLUSTER' and 'k8s_in_cluster' are one "
+        "connection to Airflow (AIRFLOW_CONN_K8S_IN_CLUSTER)\n  hint: name each connection "
+        "differently, not only in case")
+
+
 def test_docker_task_runner_needs_no_connection(tmp_path: Path) -> None:
     values = values_of(tmp_path, PLATFORMS["git"] + "  task_runner: docker\n")
     assert "env" not in values
