@@ -6,6 +6,9 @@
 #   PIPELINECTL_COMMAND=preview-deploy  preview deploy, preview delete, preview prune; each
 #                      preview-delete   report into the job summary
 #                      preview-prune
+#   PIPELINECTL_COMMAND=gc              gc (a dry run): its table into the job summary and into
+#                                       a file, the step's output `report` (for an artifact)
+#   PIPELINECTL_COMMAND=gc-apply        gc --apply; its table into the job summary
 # PIPELINECTL_PLATFORM_INPUT, when set, is the platform config; PIPELINECTL_MR_INPUT, when set,
 # the pull request of preview-deploy and preview-delete. Exit code: pipelinectl's.
 set -euo pipefail
@@ -59,9 +62,20 @@ case "${PIPELINECTL_COMMAND:-}" in
   preview-prune)
     reported "preview prune" preview prune
     ;;
+  gc)
+    report="$scratch/pipelinectl-gc.txt"
+    status=0
+    (reported "gc dry run" gc) || status=$?
+    sed '/^::/d' "$scratch/pipelinectl-gc-dry-run.log" >"$report"
+    echo "report=$report" >>"${GITHUB_OUTPUT:-/dev/null}"
+    exit "$status"
+    ;;
+  gc-apply)
+    reported "gc --apply" gc --apply
+    ;;
   *)
     echo "::error title=pipelinectl::the action's command input must be check, deploy," \
-      "preview-deploy, preview-delete or preview-prune" >&2
+      "preview-deploy, preview-delete, preview-prune, gc or gc-apply" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,6 @@
-"""Fixtures of the CI-template tests: the tool image, a fake cluster with namespace epi and the
-stand-in for GitLab's notes API."""
+"""Fixtures of the CI-template tests: the tool image, a fake cluster with namespace epi, the
+stand-in for GitLab's notes API, and for the registry gc jobs a registry with deletes on and a
+base image made long ago."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ def notes_api() -> Iterator[str]:
     was posted."""
     with citools.notes_api() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def gc_registry(services: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry of this module's own with deletes on (citools.deleting_registry): host:port."""
+    with citools.deleting_registry(tmp_path_factory.mktemp("registry")) as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+def old_base(services: None) -> str:
+    """The test base image as if published on citools.OLD_CREATED."""
+    return citools.old_base_image()

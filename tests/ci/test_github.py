@@ -18,6 +18,8 @@ import pipelinectl
 from pipelinectl.deploy import state
 from tests.support.citools import (
     DOCKER,
+    OLD_CREATED,
+    OLD_DOCKERFILE,
     PLATFORM_ENVIRONMENTS,
     REPO,
     SPEC,
@@ -29,6 +31,7 @@ from tests.support.citools import (
     image,
     npm_tool,
     schedule,
+    stored,
     team_repository,
 )
 from tests.support.fakekube import FakeKube
@@ -172,6 +175,37 @@ def test_pull_requests_check_and_preview_and_schedules_prune() -> None:
         "preview-prune": {"environment": "review", "group": ""}}
 
 
+def test_schedules_collect_the_registrys_garbage_only_with_gc_on() -> None:
+    gc = {"environment": "registry-gc", "group": "pipelinectl-gc-epi/covid"}
+    assert jobs_run("schedule", gc=True) == {"gc": gc}
+    assert jobs_run("schedule", gc=True, previews=True) == {
+        "preview-prune": {"environment": "preview", "group": ""}, "gc": gc}
+    assert jobs_run("schedule", gc=True, **{"gc-environment": "ops"}) == {
+        "gc": {**gc, "environment": "ops"}}
+    for event in ("push", "pull_request", "workflow_dispatch"):
+        assert "gc" not in jobs_run(event, gc=True, action="opened")
+    assert "gc" not in jobs_run("schedule")  # off by default
+
+
+def test_the_gc_job_keeps_the_dry_run_before_deleting() -> None:
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["gc"]
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert job["permissions"] == {"contents": "read", "packages": "read"}
+    steps = job["steps"]
+    commands = [step.get("with", {}).get("command") for step in steps]
+    assert commands == [None, None, "gc", None, "gc-apply"]
+    dry_run, keep, apply = steps[2], steps[3], steps[4]
+    assert keep["uses"] == "actions/upload-artifact@v4"
+    assert keep["with"] == {"name": "pipelinectl-gc", "path": "${{ steps.dry-run.outputs.report }}"}
+    assert dry_run["id"] == "dry-run" and "if" not in apply  # a failed dry run deletes nothing
+    for step in (dry_run, apply):
+        assert set(step["env"]) == {"PIPELINECTL_REGISTRY_USERNAME",
+                                    "PIPELINECTL_REGISTRY_PASSWORD", "GITHUB_TOKEN"}
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["outputs"]["report"]["value"] == "${{ steps.run.outputs.report }}"
+    assert action["runs"]["steps"][0]["id"] == "run"
+
+
 def test_the_expressions_are_read_as_github_reads_them() -> None:
     assert github_expression("format('{{\"{0}\":\"{1}\"}}', 'a', 'b')", {}) == '{"a":"b"}'
     assert github_expression("fromJSON('{\"a\": 1}')['b']", {}) is None
@@ -277,7 +311,8 @@ def test_an_unknown_command_is_refused(checkout: Path) -> None:
     done, summary = action_step(checkout, "destroy")
     assert done.returncode == 2
     assert done.stderr == ("::error title=pipelinectl::the action's command input must be "
-                           "check, deploy, preview-deploy, preview-delete or preview-prune\n")
+                           "check, deploy, preview-deploy, preview-delete, preview-prune, gc "
+                           "or gc-apply\n")
     assert summary == ""
 
 
@@ -362,3 +397,67 @@ def test_previews_of_pull_requests_deleted_when_closed_and_pruned(
     assert summary == ("### pipelinectl preview prune\n\n~~~~~~~~\ncases-mr8: removed "
                        "CronJob epi-preview/cases-mr8 and its state\n~~~~~~~~\n")
     assert epi_cluster.get("cronjobs", "epi-preview", "cases-mr8") is None
+
+
+# -- registry gc on a schedule: the dry run kept, then the images no deploy needs deleted ------
+
+def test_gc_deletes_only_what_no_deploy_needs_after_a_dry_run(
+        tmp_path: Path, tool_image: str, epi_cluster: FakeKube, gc_registry: str,
+        old_base: str) -> None:
+    for namespace in ("epi-dev", "epi-preview"):
+        epi_cluster.add_namespace(namespace)
+    registry = f"{gc_registry}/github-gc-{tmp_path.name}"
+    checkout = team_repository(tmp_path, registry, {"cases/Dockerfile": OLD_DOCKERFILE},
+                               platform=PLATFORM_ENVIRONMENTS + "retention: {{keep_days: 0}}\n")
+    first, _ = action_step(checkout, "deploy")
+    assert first.returncode == 0, first.stdout + first.stderr
+    old_deployed = image(epi_cluster, "epi-dev").split("@", 1)[1]
+
+    # A pull request's preview on the old base, then closed: no deploy needs its image.
+    git(checkout, "checkout", "-q", "-b", "feature")
+    write(checkout / "cases" / "count.sh", "echo 43 cases\n")
+    git(checkout, "commit", "-qam", "43")
+    pull_request = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main",
+                    "GITHUB_HEAD_REF": "feature", "GITHUB_REF": "refs/pull/7/merge"}
+    previewed, _ = action_step(checkout, "preview-deploy", ref="7/merge", mr="7", **pull_request)
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+    unneeded = image(epi_cluster, "epi-preview", "cases-mr7").split("@", 1)[1]
+    closed, _ = action_step(checkout, "preview-delete", ref="main", mr="7", **pull_request)
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+
+    git(checkout, "checkout", "-q", "main")
+    write(checkout / "cases" / "Dockerfile", "FROM pipelinectl-test/debian:bookworm\n"
+                                             "COPY count.sh /app/\nWORKDIR /app\nUSER 10001\n")
+    git(checkout, "commit", "-qam", "B")
+    second, _ = action_step(checkout, "deploy")
+    assert second.returncode == 0, second.stdout + second.stderr
+    deployed = image(epi_cluster, "epi-dev").split("@", 1)[1]
+    assert len({old_deployed, unneeded, deployed}) == 3
+    writes = len(epi_cluster.writes())
+
+    outputs = tmp_path / "github-output"
+    outputs.write_text("")
+    dry, summary = action_step(checkout, "gc", GITHUB_EVENT_NAME="schedule",
+                               GITHUB_OUTPUT=str(outputs))
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    [line] = outputs.read_text().splitlines()
+    assert line.startswith("report=")
+    report = Path(line.removeprefix("report=")).read_text()
+    assert summary.startswith("### pipelinectl gc dry run\n\n~~~~~~~~\n" + report)
+    rows = {}
+    for row in report.splitlines()[1:-1]:
+        cells = re.split(r"  +", row)
+        rows[cells[1]] = (cells[3], cells[4])
+    old = OLD_CREATED[:19]
+    assert rows == {unneeded[:19]: (old, "delete"), old_deployed[:19]: (old, "keep"),
+                    deployed[:19]: (rows[deployed[:19]][0], "keep")}, report
+    assert report.splitlines()[-1].endswith("; dry run: pass --apply")
+    assert stored(registry, "epi/cases", unneeded)  # a dry run deletes nothing
+
+    applied, summary = action_step(checkout, "gc-apply", GITHUB_EVENT_NAME="schedule")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert summary.startswith("### pipelinectl gc --apply\n\n~~~~~~~~\n")
+    assert re.search(r"^deleted 1 of 3 images, freeing ", summary, re.MULTILINE), summary
+    assert not stored(registry, "epi/cases", unneeded)
+    assert stored(registry, "epi/cases", old_deployed) and stored(registry, "epi/cases", deployed)
+    assert len(epi_cluster.writes()) == writes  # gc writes nothing to the cluster

@@ -14,14 +14,10 @@ scheduled pipeline prunes the old ones, the stop job deletes one."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -32,6 +28,7 @@ from tests.support.citools import (
     REPO,
     SPEC,
     TOOL_IMAGE,
+    Credential,
     Notes,
     check_jsonschema,
     cronjob_spec,
@@ -64,68 +61,6 @@ include:
       docker-host: unix:///var/run/docker.sock
       docker-services: []
 {inputs}"""
-
-
-class Credential:
-    """One environment scope's cluster credentials: a kubeconfig whose requests go through a
-    recorder of their own to the fake API server."""
-
-    def __init__(self, name: str, cluster: FakeKube, folder: Path) -> None:
-        self.requests: list[tuple[str, str]] = []
-        upstream = urlsplit(cluster.url)
-        recorded = self.requests
-
-        class Forward(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() in ("content-type", "accept", "authorization")}
-                connection = http.client.HTTPConnection(upstream.hostname or "",
-                                                        upstream.port, timeout=60)
-                try:
-                    connection.request(self.command, self.path, body, headers)
-                    answer = connection.getresponse()
-                    data = answer.read()
-                finally:
-                    connection.close()
-                recorded.append((self.command, self.path))
-                self.send_response(answer.status)
-                for header in ("Content-Type", "Retry-After"):
-                    if answer.getheader(header):
-                        self.send_header(header, str(answer.getheader(header)))
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.kubeconfig = folder / f"kubeconfig-{name}"
-        cluster.kubeconfig(self.kubeconfig)
-        config = yaml.safe_load(self.kubeconfig.read_text())
-        config["clusters"][0]["cluster"]["server"] = \
-            f"http://127.0.0.1:{self.server.server_address[1]}"
-        config["users"][0]["user"]["token"] = f"{name}-token-do-not-print"
-        self.kubeconfig.write_text(yaml.safe_dump(config))
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [(method, path) for method, path in self.requests
-                if method in ("POST", "PUT", "PATCH", "DELETE")
-                and "selfsubjectaccessreviews" not in path]
-
-    def written_namespaces(self) -> set[str]:
-        return {path.split("/namespaces/")[1].split("/")[0] for _, path in self.writes()}
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # The KUBECONFIG project variable, one value per environment scope (GitLab's wildcards).

@@ -4,6 +4,7 @@ gets it (bash)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -36,7 +37,11 @@ def workflow_scripts() -> list[str]:
 
 def template_scripts() -> list[str]:
     body = yaml.safe_load(TEMPLATE.read_text().split("\n---\n", 1)[1])
-    return ["\n".join(job["script"]) for name, job in body.items() if not name.startswith(".")]
+    # $[[ inputs.x ]] is replaced by the input's text before the shell runs: stand in a plain
+    # word (the text is then split into words, as an input of several options means).
+    return [re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]",
+                   lambda m: "INPUT_" + m.group(1).replace("-", "_"), "\n".join(job["script"]))
+            for name, job in body.items() if not name.startswith(".")]
 
 
 def test_the_scripts_pass_shellcheck() -> None:

