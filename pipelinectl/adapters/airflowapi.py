@@ -187,8 +187,13 @@ class AirflowRestApi:
                 f"${self.username_env} and ${self.password_env} ({status})",
                 hint=f"set {self.username_env} and {self.password_env} to the name and "
                      f"password of an Airflow user (in CI: masked variables); see {GUIDE}")
+        if status == 404:
+            raise AirflowApiError(
+                f"Airflow at {self.location} has no /auth/token",
+                hint="airflow.api.url must be the base URL of an Airflow 3 API server (Airflow "
+                     "2 has no /auth/token)")
         if status >= 300:
-            raise self._failure("POST", "/auth/token", status, raw, "/auth/token")
+            raise self._failure("POST", "/auth/token", status, raw, None)
         token = self._json("POST", "/auth/token", raw)
         found = token.get("access_token") if isinstance(token, dict) else None
         if not isinstance(found, str) or not found:

@@ -339,6 +339,19 @@ def test_a_token_answer_without_a_token(stub: Stub) -> None:
         "  hint: check that airflow.api.url is an Airflow 3 API server")
 
 
+def test_a_server_without_the_token_endpoint(stub: Stub) -> None:
+    stub.on("POST", "/auth/token", 404, {"detail": "Not Found"})
+    assert failure(lambda: client(stub).dag("d")) == (
+        f"error: Airflow at {stub.url} has no /auth/token\n"
+        "  hint: airflow.api.url must be the base URL of an Airflow 3 API server (Airflow 2 "
+        "has no /auth/token)")
+    stub.routes.clear()
+    stub.on("POST", "/auth/token", 503, {"detail": "starting"})
+    assert failure(lambda: client(stub).dag("d")) == (
+        f"error: Airflow at {stub.url} failed POST /auth/token (503): starting\n"
+        "  hint: try again; if it persists, see the API server's log")
+
+
 def test_a_redirect_is_not_followed_with_the_token(stub: Stub) -> None:
     stub.on("POST", "/auth/token", 201, TOKEN)
     stub.on("GET", "/api/v2/dags/d", 302, b"", {"Location": "http://elsewhere.example/x"})
