@@ -20,7 +20,7 @@ from pipelinectl.build.context import Tracked
 from pipelinectl.build.ports import Tools
 from pipelinectl.checkout import GitState
 from pipelinectl.deploy import state
-from pipelinectl.deploy.ports import Cluster, Delivery, History
+from pipelinectl.deploy.ports import AirflowApi, Cluster, Delivery, History
 from pipelinectl.deploy.state import State
 from pipelinectl.errors import Diagnostic, InvalidInput, UserError, did_you_mean
 from pipelinectl.spec import environments, platform, policy
@@ -226,6 +226,17 @@ def delivery(config: Platform, root: Path, environ: Mapping[str, str]
     finally:
         if found is not None:
             found.close()
+
+
+def airflow_api(config: Platform, environ: Mapping[str, str]) -> AirflowApi | None:
+    """Airflow's REST API as the platform's airflow.api gives it (None: the platform has
+    none), signed in with the user and password of the variables it names in `environ`."""
+    api = config.airflow.api
+    if api is None:
+        return None
+    from pipelinectl.adapters.airflowapi import AirflowRestApi
+
+    return AirflowRestApi(api.url, api.username_env, api.password_env, environ)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """What a deploy needs from the outside world, as Protocols: the cluster (the API server, or
 a folder of object files for a platform without one), the DAG delivery (a folder, a git
-branch), and the repository's history. Adapters implement them (adapters/kube.py,
-adapters/kubedir.py, adapters/dags.py, adapters/git.py); wiring.py builds them from the
-platform; the deploy wing never imports an adapter."""
+branch), the repository's history, and Airflow's REST API. Adapters implement them
+(adapters/kube.py, adapters/kubedir.py, adapters/dags.py, adapters/git.py,
+adapters/airflowapi.py); wiring.py builds them from the platform; the deploy wing never
+imports an adapter."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 
 class Cluster(Protocol):
@@ -74,4 +77,111 @@ class History(Protocol):
 
     def deepen(self) -> bool:
         """Fetch the full history of a shallow clone; False when that is not possible."""
+        ...
+
+
+# --- Airflow's REST API ------------------------------------------------------------------------
+# What pipelinectl reads of Airflow 3's objects, type-checked where they are read
+# (adapters/airflowapi.py). Times are aware datetimes; states are Airflow's own words (a run:
+# queued, running, success, failed; a task instance: also up_for_retry, upstream_failed, ...).
+
+ReprocessBehavior = Literal["none", "failed", "completed"]
+
+
+@dataclass(frozen=True)
+class AirflowDag:
+    dag_id: str
+    is_paused: bool
+
+
+@dataclass(frozen=True)
+class AirflowRun:
+    """A DAG run."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    run_type: str  # scheduled, manual, backfill, ...
+    logical_date: datetime.datetime | None  # None: a run started without one
+    start_date: datetime.datetime | None
+    end_date: datetime.datetime | None
+    conf: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AirflowTaskInstance:
+    """One task instance of a run (a mapped task: one per map index)."""
+
+    task_id: str
+    map_index: int  # -1: not mapped
+    state: str | None  # None: not scheduled yet
+    try_number: int
+    max_tries: int
+    start_date: datetime.datetime | None
+    end_date: datetime.datetime | None
+    note: str | None  # what a person or a callback wrote on it
+
+
+@dataclass(frozen=True)
+class AirflowBackfill:
+    id: int
+    dag_id: str
+    from_date: datetime.datetime
+    to_date: datetime.datetime
+    max_active_runs: int
+    reprocess_behavior: str
+    is_paused: bool
+    dag_run_conf: Mapping[str, Any]
+    completed_at: datetime.datetime | None  # None: still running (or queued)
+
+
+class AirflowApi(Protocol):
+    """Airflow 3's REST API (/api/v2), signed in as the platform's airflow.api user. Every
+    failure (unreachable, refused credentials, a missing DAG, an unexpected answer) is a
+    UserError that names the server and never the credentials."""
+
+    location: str  # the API server's base URL, for messages
+
+    def dag(self, dag_id: str) -> AirflowDag | None:
+        """The DAG, or None when Airflow does not know it (not deployed or not parsed yet)."""
+        ...
+
+    def set_paused(self, dag_id: str, paused: bool) -> AirflowDag: ...
+
+    def runs(self, dag_id: str, limit: int = 5, run_type: str | None = None
+             ) -> list[AirflowRun]:
+        """The DAG's latest runs, newest first (by when they were due to run)."""
+        ...
+
+    def run(self, dag_id: str, run_id: str) -> AirflowRun: ...
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[AirflowTaskInstance]: ...
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int,
+                 map_index: int = -1, lines: int = 20) -> list[str]:
+        """The last `lines` lines of a task instance's log for one try (why it failed)."""
+        ...
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any],
+                logical_date: datetime.datetime | None = None,
+                run_id: str | None = None) -> AirflowRun:
+        """Start a run now, with `conf` and the logical date (None: a run without one)."""
+        ...
+
+    def create_backfill(self, dag_id: str, from_date: datetime.datetime,
+                        to_date: datetime.datetime, max_active_runs: int,
+                        conf: Mapping[str, Any],
+                        reprocess_behavior: ReprocessBehavior = "none") -> AirflowBackfill:
+        """Runs for every schedule tick in [from_date, to_date], at most max_active_runs at
+        once: Airflow creates and paces them itself."""
+        ...
+
+    def backfill(self, backfill_id: int) -> AirflowBackfill: ...
+
+    def backfills(self, dag_id: str) -> list[AirflowBackfill]:
+        """The DAG's backfills, newest first."""
+        ...
+
+    def cancel_backfill(self, backfill_id: int) -> AirflowBackfill:
+        """Stop a backfill: its runs not started yet never start; finished ones stay."""
         ...

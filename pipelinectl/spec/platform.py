@@ -57,11 +57,22 @@ class DagsDelivery:
 
 
 @dataclass(frozen=True)
+class AirflowApi:
+    """Airflow's REST API (airflow.api): its base URL and the NAMES of the environment
+    variables that hold the user and password; the values never enter the platform."""
+
+    url: str
+    username_env: str
+    password_env: str
+
+
+@dataclass(frozen=True)
 class Airflow:
     dags: DagsDelivery
     kubernetes_conn_id: str
     task_runner: TaskRunner
     configured: bool = True  # False: the platform file has no `airflow:` (defaults only)
+    api: AirflowApi | None = None  # None: no REST API (trigger, status read no runs there)
 
 
 Schedules = Literal["as-declared", "suspended"]
@@ -252,8 +263,12 @@ def _team(name: str, raw: dict[str, Any], airflow: dict[str, Any]) -> Team:
 
 def _airflow(raw: dict[str, Any], configured: bool) -> Airflow:
     delivery = _delivery(raw.get("dags", {"directory": ".pipelinectl/airflow/dags"}))
+    api = raw.get("api")
     return Airflow(delivery, raw.get("kubernetes_conn_id", "kubernetes_default"),
-                   raw.get("task_runner", "kubernetes"), configured)
+                   raw.get("task_runner", "kubernetes"), configured,
+                   None if api is None else AirflowApi(api["url"].rstrip("/"),
+                                                       api["username_env"],
+                                                       api["password_env"]))
 
 
 def _delivery(dags: dict[str, Any]) -> DagsDelivery:
@@ -272,6 +287,7 @@ def check(platform: Platform) -> Collector:
     if platform.airflow.dags.kind == "git":
         _check_git_path(platform, platform.airflow.dags.path, GIT_PATH, problems)
     _check_environments(platform, problems)
+    _check_api(platform, problems)
     for team in platform.teams.values():
         _check_airflow_role(platform, team, problems)
         caps = team.max_task_resources
@@ -300,6 +316,18 @@ def _check_airflow_role(platform: Platform, team: Team, problems: Collector) -> 
                      f"{builtin}, whose users reach every team's DAGs (or none)",
                      f"name a role of the team's own, e.g. team-{team.name}; see "
                      "docs/how-to/airflow-teams.md", "airflow-role")
+
+
+def _check_api(platform: Platform, problems: Collector) -> None:
+    """The user and the password of airflow.api come from two variables."""
+    api = platform.airflow.api
+    if api is not None and api.username_env == api.password_env:
+        path = ("airflow", "api", "password_env")
+        problems.add(platform.source.at(path),
+                     f"{yamlio.where(path)}: {api.password_env} is also username_env: the "
+                     "username and the password come from two variables",
+                     "e.g. username_env: AIRFLOW_API_USERNAME, "
+                     "password_env: AIRFLOW_API_PASSWORD", "airflow-api")
 
 
 GIT_PATH: yamlio.JsonPath = ("airflow", "dags", "git", "path")

@@ -19,17 +19,10 @@ other DAG; the admin lists every DAG.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +38,8 @@ from pipelinectl.spec import platform
 from pipelinectl.yamlout import dump_all
 from tests.render.test_airflow import GOLDEN, PIPELINES, RUNNERS, literal_of
 from tests.render.test_cronjob import target
-from tests.support import golden
+from tests.support import airflowserver, golden
+from tests.support.airflowserver import api_server, call
 from tests.support.repo import REPO, write
 
 PROBE = REPO / "tests" / "support" / "bundle_probe.py"
@@ -239,29 +233,6 @@ def test_values_have_only_keys_the_chart_has() -> None:
 
 # --- a real Airflow 3 with the FAB auth manager ---------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def call(base: str, method: str, path: str, token: str | None = None,
-         body: Any = None) -> tuple[int, Any]:
-    """An HTTP request to the API server: its status and JSON body (None when empty)."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            status, text = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read()
-    return status, json.loads(text) if text else None
-
-
 def airflow_env(tmp: Path, values: dict[str, Any]) -> dict[str, str]:
     """Airflow's environment: what the values give every Airflow container (their `config`
     sections and `env`), and a sqlite AIRFLOW_HOME with the rendered DAGs folder."""
@@ -275,41 +246,6 @@ def airflow_env(tmp: Path, values: dict[str, Any]) -> dict[str, str]:
             env[f"AIRFLOW__{section.upper()}__{key.upper()}"] = value
     env.update({entry["name"]: entry["value"] for entry in values["env"]})
     return env
-
-
-@contextlib.contextmanager
-def api_server(python: str, env: dict[str, str], log: Path) -> Iterator[str]:
-    """`airflow api-server` (the core API) on a free loopback port, in a process group of
-    its own, stopped (the whole group) on the way out: its base URL once it answers."""
-    port = free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen([python, "-m", "airflow", "api-server", "--apps", "core",
-                                   "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while call_ok(base) is False:
-            assert server.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, log.read_text()[-4000:]
-            time.sleep(0.3)
-        yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-
-
-def call_ok(base: str) -> bool:
-    try:
-        return call(base, "GET", "/api/v2/monitor/health")[0] == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -376,11 +312,7 @@ def tenancy(airflow_python: str, tmp_path_factory: pytest.TempPathFactory) -> di
 
 
 def login(base: str, user: str) -> str:
-    status, body = call(base, "POST", "/auth/token", body={"username": user,
-                                                           "password": f"{user}-pw"})
-    assert status == 201, body
-    token: str = body["access_token"]
-    return token
+    return airflowserver.login(base, user, f"{user}-pw")
 
 
 def test_airflow_reads_every_dag_and_syncs_its_access_control(tenancy: dict[str, Any]
