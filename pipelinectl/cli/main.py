@@ -193,6 +193,7 @@ def _run(sub: Subparsers) -> None:
                               "from the workspace of an earlier run")
     command.add_argument("--env-file", metavar="F",
                          help="extra KEY=VALUE environment for every task")
+    options.run_values(command)
     command.add_argument("--secrets-dir", metavar="D",
                          help="Secrets the tasks name: D/<secret>/<KEY> files (values are "
                               "never printed)")
