@@ -31,7 +31,19 @@ ENV_TASK: Final = "PIPELINECTL_TASK"
 ENV_RUN_ID: Final = "PIPELINECTL_RUN_ID"
 ENV_REVISION: Final = "PIPELINECTL_REVISION"  # the last commit that changed the pipeline
 TASK_ENV: Final = (ENV_PIPELINE, ENV_TEAM, ENV_TASK, ENV_RUN_ID, ENV_REVISION)
+ENV_PARAM_PREFIX: Final = "PIPELINECTL_PARAM_"  # + a param's name in capitals: its value
+# The run's logical date (ISO 8601, UTC): set by trigger, Airflow and `run --logical-date`;
+# a CronJob's scheduled run has none (its tick is not known when the Job is rendered).
+ENV_LOGICAL_DATE: Final = "PIPELINECTL_LOGICAL_DATE"
 WORKSPACE: Final = "/workspace"  # the folder the tasks of one run share
+
+# -- runs started by hand (`pipelinectl trigger`) -----------------------------------------------
+TRIGGER_LABEL: Final = "pipelinectl.io/trigger"  # on a Job trigger made: "manual"
+TRIGGER_MANUAL: Final = "manual"
+TRIGGERED_BY_ANNOTATION: Final = "pipelinectl.io/triggered-by"  # who: CI user or local user
+# What Kubernetes itself puts on a Job made from a CronJob by hand (kubectl create job --from).
+INSTANTIATE_ANNOTATION: Final = "cronjob.kubernetes.io/instantiate"
+TRIGGERS_DIR: Final = "triggers"  # local platform: <kubernetes.directory>/<namespace>/triggers
 
 # -- the state object of a pipeline (a ConfigMap in its namespace) -----------------------------
 STATE_LABEL: Final = "pipelinectl.io/state"

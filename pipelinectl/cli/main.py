@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pipelinectl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_validate, _schema, _init, _build, _render, _deploy, _preview, _plan, _run,
-                _platform, _status, _history, _gc):
+                _trigger, _platform, _status, _history, _gc):
         add(sub)
     return parser
 
@@ -193,6 +193,7 @@ def _run(sub: Subparsers) -> None:
                               "from the workspace of an earlier run")
     command.add_argument("--env-file", metavar="F",
                          help="extra KEY=VALUE environment for every task")
+    options.run_values(command)
     command.add_argument("--secrets-dir", metavar="D",
                          help="Secrets the tasks name: D/<secret>/<KEY> files (values are "
                               "never printed)")
@@ -202,6 +203,34 @@ def _run(sub: Subparsers) -> None:
                               ".env never enter an image")
     options.environment(command, "none: the pipeline as written, without an overlay")
     options.jobs(command, "independent tasks run at once (default 2)", default=2)
+    options.platform(command)
+
+
+def _trigger(sub: Subparsers) -> None:
+    command = sub.add_parser(
+        "trigger", help="start one run of a deployed pipeline now, with params",
+        description="Start one run of a pipeline deployed in an environment now. cronjob "
+                    "engine: a Job made from the live CronJob (as kubectl create job "
+                    "--from=cronjob does), labelled pipelinectl.io/trigger=manual and "
+                    "annotated with who started it; the local platform: the tasks run in "
+                    "docker with the deployed image, recorded for status. Every task gets "
+                    "the run's params and PIPELINECTL_LOGICAL_DATE (default: now). The "
+                    "airflow engine is not supported yet (it needs the platform's "
+                    "airflow.api). Nothing is started on a bad input.")
+    command.add_argument("pipeline", metavar="PIPELINE",
+                         help="the pipeline's name (metadata.name; TEAM/NAME when several "
+                              "teams use it)")
+    options.run_values(command)
+    options.environment(command, options.ENVIRONMENT_DEFAULT)
+    command.add_argument("--wait", action="store_true",
+                         help="follow the run to its end: exit 0 if it succeeded, 1 if not "
+                              "(the local platform always waits)")
+    command.add_argument("--timeout", metavar="DURATION",
+                         help="with --wait: give up after this long, exit 1 (default: the "
+                              "Job's deadline and 5m)")
+    command.add_argument("--secrets-dir", metavar="D",
+                         help="the local platform: Secrets the tasks name, as for run")
+    options.repo_id(command)
     options.platform(command)
 
 

@@ -100,3 +100,15 @@ def airflow_namespace(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--airflow-namespace", metavar="NS", type=dns_label,
                         help="namespace Airflow runs in (default: the "
                              "airflow.dags.configmap namespace, else airflow)")
+
+
+def run_values(parser: argparse.ArgumentParser) -> None:
+    """--param and --logical-date: what one run is started with (run, trigger)."""
+    parser.add_argument("--param", action="append", metavar="NAME=VALUE",
+                        help="a value of one of the pipeline's params for this run "
+                             "(repeatable; tasks get PIPELINECTL_PARAM_<NAME>; the others keep "
+                             "their default)")
+    parser.add_argument("--logical-date", metavar="DATE",
+                        help="the run's logical date, given to tasks as "
+                             "PIPELINECTL_LOGICAL_DATE in UTC (2026-03-31, or "
+                             "2026-03-31T06:00:00Z; no offset means UTC)")

@@ -12,6 +12,7 @@ from pipelinectl import files, textsafe, wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
 from pipelinectl.local import inputs, runner
+from pipelinectl.spec import runvalues
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.vocabulary import RUNS_DIR
@@ -27,6 +28,8 @@ class Args:
     platform: str | None
     include_untracked: bool = False
     environment: str | None = None
+    param: list[str] | None = None
+    logical_date: str | None = None
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -41,13 +44,15 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                                                           environ, loaded.root))
     [pipeline], root = loaded.pipelines, loaded.root
     tasks = _selected(pipeline, args.task or [])
+    values = runvalues.run_env(pipeline, runvalues.parse_params(pipeline, args.param or []),
+                               runvalues.parse_logical_date(args.logical_date))
     # every input before the build: a mistake costs no build and starts no container
     secrets = inputs.read_secrets(Path(args.secrets_dir) if args.secrets_dir else None,
                                   {s for t in tasks for s in t.secrets})
     extra = inputs.read_env_file(Path(args.env_file)) if args.env_file else {}
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     env = inputs.environments(pipeline, tasks, secrets, extra, f"local__{stamp}",
-                              wiring.revisions(root, [pipeline])[pipeline.file])
+                              wiring.revisions(root, [pipeline])[pipeline.file], values)
     workspace = _workspace(root, pipeline)
     _assumed(pipeline, tasks, workspace)
     _untracked(loaded.untracked_in(pipeline), args.include_untracked)

@@ -125,9 +125,11 @@ def _env_line(path: str, number: int, line: str) -> tuple[str, str] | Diagnostic
 
 def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Mapping[str, str]],
                  extra: Mapping[str, str], run_id: str,
-                 revision: str) -> dict[str, dict[str, str]]:
+                 revision: str, run_values: Mapping[str, str] | None = None
+                 ) -> dict[str, dict[str, str]]:
     """Each task's environment. As in Kubernetes, where `env` wins over `envFrom`, a Secret's
-    keys come first; then the fixed variables, the task's env and --env-file."""
+    keys come first; then the fixed variables, the task's env and --env-file; last the run's
+    own values (spec/runvalues.py: params, logical date), which nothing else may change."""
     found = {}
     for task in tasks:
         environment: dict[str, str] = {}
@@ -138,6 +140,7 @@ def environments(pipeline: Pipeline, tasks: list[Task], secrets: Mapping[str, Ma
                             ENV_RUN_ID: run_id, ENV_REVISION: revision})
         environment.update(dict(task.env))
         environment.update(extra)
+        environment.update(run_values or {})
         found[task.name] = environment
     return found
 

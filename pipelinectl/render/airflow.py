@@ -80,6 +80,10 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
     schedule = pipeline.schedule
     notifications = pipeline.notifications
     role = {} if where.airflow_role is None else {"airflow_role": where.airflow_role}
+    params = {"params": [{"name": p.name, "default": p.default,
+                          "enum": None if p.enum is None else list(p.enum),
+                          "description": p.description} for p in pipeline.params]} \
+        if pipeline.params else {}
     return {
         "dag_id": dag_id(pipeline),
         "description": pipeline.metadata.description or "",
@@ -93,6 +97,7 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "paused": bool(schedule and schedule.suspend),
         "tags": ["pipelinectl", f"team:{pipeline.metadata.team}"],
         **role,  # only with a role: the literal of a DAG without one is as it always was
+        **params,  # the same: only a pipeline with params has the entry
         "notify_on_failure": list(notifications.on_failure) if notifications else [],
         "notify_on_success": list(notifications.on_success) if notifications else [],
         "runner": where.runner,

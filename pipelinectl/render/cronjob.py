@@ -151,4 +151,7 @@ def _env(pipeline: Pipeline, task: Task, revision: str) -> list[dict[str, Any]]:
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
         {"name": ENV_REVISION, "value": revision},
     ]
-    return fixed + [{"name": name, "value": value} for name, value in task.env]
+    # Params: the defaults; `trigger` sets a run's own values on its Job. A scheduled run has
+    # no PIPELINECTL_LOGICAL_DATE: the CronJob cannot know its tick when the Job is made.
+    params = [{"name": param.env_name, "value": param.default} for param in pipeline.params]
+    return fixed + params + [{"name": name, "value": value} for name, value in task.env]

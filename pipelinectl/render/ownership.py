@@ -46,6 +46,8 @@ def spec_digest(pipeline: Pipeline) -> str:
     document = {f.name: _plain(getattr(pipeline, f.name)) for f in fields(pipeline)
                 if f.name not in ("file", "source", "folder", "document", "environment",
                                   "preview")}
+    if not document["params"]:  # a pipeline without params keeps the digest it always had
+        del document["params"]
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -64,6 +64,7 @@ def check(pipeline: Pipeline, ctx: Context) -> list[Diagnostic]:
     team = ctx.platform.teams.get(pipeline.metadata.team)
     check_settings(pipeline, problems, team.max_task_resources if team else None)
     check_labels(pipeline, problems)
+    check_params(pipeline, problems)
     repofiles.check(pipeline, ctx.repo_root, ctx.pipeline_dir, problems)
     policy.check(pipeline, ctx.platform, ctx.repo_id, ctx.repo_root, ctx.pipeline_dir,
                  problems)
@@ -387,6 +388,47 @@ def _check_env(pipeline: Pipeline, path: JsonPath, name: str, value: str,
         problems.add(pipeline.source.at(path),
                      f"{show_path(path)}: contains a NUL character", NUL_HINT, "nul")
     what = credentials.kind(name, value)
+    if what:
+        problems.add(pipeline.source.at(path),
+                     f"{show_path(path)}: value looks like {what}; credentials must not be "
+                     "written in pipeline.yaml",
+                     "store it in a Kubernetes Secret and list the Secret under 'secrets:'",
+                     "credential")
+
+
+# --- params -----------------------------------------------------------------------------------
+
+def check_params(pipeline: Pipeline, problems: Collector) -> None:
+    """Each param's values as tasks get them: no NUL, no credential, unique in its enum,
+    and the default one of its enum."""
+    for param in pipeline.params:
+        values = [(param.path + ("default",), param.default)] + [
+            (param.path + ("enum", i), value) for i, value in enumerate(param.enum or ())]
+        for path, value in values:
+            _check_param_value(pipeline, param.env_name, path, value, problems)
+        seen: dict[str, int] = {}
+        for i, value in enumerate(param.enum or ()):
+            first = seen.setdefault(value, i)
+            if first != i:
+                path = param.path + ("enum", i)
+                problems.add(pipeline.source.at(path),
+                             f"{show_path(path)}: {show(value)} is already enum item {first} "
+                             "(as text, which is what tasks get)",
+                             "list each value once", "param")
+        if param.enum is not None and param.default not in param.enum:
+            path = param.path + ("default",)
+            problems.add(pipeline.source.at(path),
+                         f"{show_path(path)}: {show(param.default)} is not one of its enum "
+                         f"values ({', '.join(show(v) for v in param.enum)})",
+                         "make the default one of enum, or add it to enum", "param")
+
+
+def _check_param_value(pipeline: Pipeline, env_name: str, path: JsonPath, value: str,
+                       problems: Collector) -> None:
+    if "\0" in value:
+        problems.add(pipeline.source.at(path), f"{show_path(path)}: contains a NUL character",
+                     NUL_HINT, "nul")
+    what = credentials.kind(env_name, value)
     if what:
         problems.add(pipeline.source.at(path),
                      f"{show_path(path)}: value looks like {what}; credentials must not be "

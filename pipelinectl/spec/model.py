@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pipelinectl.errors import Diagnostic
 from pipelinectl.spec.yamlio import Document, JsonPath, SourceMap
 from pipelinectl.units import quantity_text
+from pipelinectl.vocabulary import ENV_PARAM_PREFIX
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "resources": {"cpu": "500m", "memory": "1Gi"},
@@ -96,6 +97,34 @@ class Notifications:
 
 
 @dataclass(frozen=True)
+class Param:
+    """A value a run may be started with (docs/reference/pipeline-yaml.md#params). `default`
+    and `enum` are text, as tasks see them in PIPELINECTL_PARAM_<NAME>: a number or boolean
+    as the file wrote it (`1.50` stays "1.50", `yes` stays "yes")."""
+
+    name: str
+    default: str
+    enum: tuple[str, ...] | None
+    description: str | None
+
+    @property
+    def path(self) -> JsonPath:
+        return ("params", self.name)
+
+    @property
+    def env_name(self) -> str:
+        return ENV_PARAM_PREFIX + self.name.upper()
+
+    def refusal(self, value: str) -> str | None:
+        """Why `value` cannot be this param's value in a run, or None."""
+        if self.enum is not None and value not in self.enum:
+            return "is not one of its enum values"
+        if "\0" in value:
+            return "contains a NUL character"
+        return None
+
+
+@dataclass(frozen=True)
 class Pipeline:
     file: str
     source: SourceMap
@@ -114,6 +143,11 @@ class Pipeline:
     preview: int | None = None
     # The document it was built from, for building it again in an environment.
     document: Document | None = field(default=None, compare=False, repr=False)
+    # The values a run may be started with, in file order (the same in every environment).
+    params: tuple[Param, ...] = ()
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
 
     @property
     def resolved_engine(self) -> ResolvedEngine:
@@ -171,6 +205,8 @@ def build(doc: Document, folder: Path | None = None) -> tuple[Pipeline, list[Dia
         notifications=_notifications(data.get("notifications")),
         folder=folder or Path(),
         document=doc,
+        params=tuple(_param(name, raw, doc.source)
+                     for name, raw in data.get("params", {}).items()),
     )
     return pipeline, problems
 
@@ -195,6 +231,25 @@ def _schedule(raw: str | dict[str, Any] | None) -> Schedule | None:
                     suspend=raw.get("suspend", False),
                     starting_deadline=raw.get("starting_deadline"),
                     catchup=raw.get("catchup"), start_date=raw.get("start_date"))
+
+
+def _param(name: str, raw: dict[str, Any], source: SourceMap) -> Param:
+    path = ("params", name)
+    enum = raw.get("enum")
+    return Param(name, param_text(raw["default"], source, path + ("default",)),
+                 None if enum is None else tuple(param_text(v, source, path + ("enum", i))
+                                                 for i, v in enumerate(enum)),
+                 raw.get("description"))
+
+
+def param_text(value: str | int | float | bool, source: SourceMap, path: JsonPath) -> str:
+    """A param value as text: a string as it is, a number or boolean as the file wrote it."""
+    if isinstance(value, str):
+        return value
+    written = source.raw.get(path)
+    if written is not None:
+        return written
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _notifications(raw: dict[str, Any] | None) -> Notifications | None:

@@ -8,7 +8,7 @@ import re
 from tests.docs.blocks import REPO
 
 README = REPO / "README.md"
-COMMANDS = {"validate", "schema", "init", "build", "render", "deploy", "plan", "status",
+COMMANDS = {"trigger", "validate", "schema", "init", "build", "render", "deploy", "plan", "status",
             "history", "run", "platform", "preview", "gc"}
 
 

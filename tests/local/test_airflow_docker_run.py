@@ -79,6 +79,58 @@ def test_docker_runner_dag_runs_for_real(image_digest: str, airflow_python: str,
     assert "read: hello {{ ds }} $(id) run=manual__" in output
     assert " task=write" in output
     assert "state=success" in output
+    # the param's default, and the run's logical date, in UTC
+    assert " region=all date=2026-01-02T00:00:00+00:00" in output
+
+
+def _dags_test(image_digest: str, airflow_python: str, tmp_path: Path,
+               conf: str) -> subprocess.CompletedProcess[str]:
+    """`airflow dags test` of the docker-run DAG with a run conf."""
+    report = validate_files(find_pipelines([str(FIXTURE)], REPO), platform.load(None), None,
+                            REPO)
+    where = airflow.AirflowTarget(
+        cronjob.Target("default", "default", image_digest, "0" * 40), runner="docker")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "docker_run.py").write_text(airflow.render(report.pipelines[0], where),
+                                        encoding="utf-8")
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    run = [airflow_python, "-m", "airflow"]
+    subprocess.run([*run, "db", "migrate"], env=env, check=True, capture_output=True)
+    try:
+        return subprocess.run([*run, "dags", "test", "default__docker-run", "2026-01-02",
+                               "-c", conf], env=env, capture_output=True, text=True,
+                              timeout=600)
+    finally:
+        _remove_run_volumes()
+
+
+def test_a_run_conf_gives_the_tasks_its_params(image_digest: str, airflow_python: str,
+                                               tmp_path: Path) -> None:
+    done = _dags_test(image_digest, airflow_python, tmp_path, '{"region": "north"}')
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert " region=north date=2026-01-02T00:00:00+00:00" in output
+
+
+def test_a_value_outside_enum_is_refused_by_airflow(image_digest: str, airflow_python: str,
+                                                    tmp_path: Path) -> None:
+    done = _dags_test(image_digest, airflow_python, tmp_path, '{"region": "east"}')
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "'east' is not one of ['all', 'north', 'south']" in output, output[-4000:]
+    assert "read: " not in output  # no task ran
+
+
+def test_an_unknown_conf_key_fails_the_run_before_any_container(
+        image_digest: str, airflow_python: str, tmp_path: Path) -> None:
+    done = _dags_test(image_digest, airflow_python, tmp_path, '{"regoin": "north"}')
+    output = done.stdout + done.stderr
+    assert "this run's conf is refused (unknown param 'regoin'); declared params: region" \
+        in output, output[-4000:]
+    assert "read: " not in output  # neither task's container ran
+    assert "state=failed" in output
 
 
 def _remove_run_volumes() -> None:

@@ -29,9 +29,12 @@ metadata: {name: counts, team: default}
 image: {dockerfile: Dockerfile}
 engine: airflow
 defaults: {env: {REGION: north}, timeout: 1m}
+params:
+  area: {default: all, enum: [all, east, west]}
+  note: {default: 1.50}
 tasks:
   - name: fetch
-    command: [sh, -c, "echo fetching $REGION; echo 3 > /workspace/cases.txt"]
+    command: [sh, -c, "echo fetching $REGION; echo area=$PIPELINECTL_PARAM_AREA note=$PIPELINECTL_PARAM_NOTE date=${PIPELINECTL_LOGICAL_DATE-unset}; echo 3 > /workspace/cases.txt"]
   - name: report
     command: [sh, -c, "echo report $(cat /workspace/cases.txt); echo done > /workspace/report.txt; exit $FAIL_REPORT"]
     depends_on: [fetch]
@@ -97,6 +100,33 @@ def test_a_failed_task_stops_its_dependants(run, repo: Path, tmp_path: Path) -> 
     assert rows["publish"] == ["skipped", "-", "-"]
     assert rows["fetch"][0] == rows["check"][0] == "succeeded"
     assert "[publish] skipped: an upstream task did not succeed\n" in result.err
+
+
+def test_params_and_logical_date_reach_every_task(run, repo: Path) -> None:
+    default = run_here(run, repo, "--task", "fetch")
+    assert default.code == 0, default.err
+    assert "[fetch] area=all note=1.50 date=unset\n" in default.err
+    given = run_here(run, repo, "--task", "fetch", "--param", "area=west", "--param",
+                     "note=$(id) x", "--logical-date", "2026-03-31")
+    assert given.code == 0, given.err
+    assert "[fetch] area=west note=$(id) x date=2026-03-31T00:00:00+00:00\n" in given.err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--param", "area=north"], "error: --param area: 'north' is not one of its enum values "
+                                "('all', 'east', 'west')\n  hint: give each param of "
+                                "pipeline.yaml as NAME=VALUE, at most once\n"),
+    (["--param", "aera=east"], "error: --param 'aera': counts has no such param (did you "
+                               "mean 'area'?)\n  hint: give each param of pipeline.yaml as "
+                               "NAME=VALUE, at most once\n"),
+    (["--logical-date", "soon"], "error: --logical-date 'soon': not a date or date-time\n"
+                                 "  hint: write a date (2026-03-31) or a date and time "
+                                 "(2026-03-31T06:00:00Z, read as UTC without an offset)\n"),
+])
+def test_bad_run_values_run_nothing(run, repo: Path, extra: list[str], message: str) -> None:
+    result = run_here(run, repo, *extra)
+    assert (result.code, result.out, result.err) == (1, "", message)
+    assert not (repo / ".pipelinectl").exists()  # no workspace, no build, no container
 
 
 def test_only_named_tasks(run, repo: Path) -> None:

@@ -182,6 +182,25 @@ def test_unscheduled_dag_is_triggered_by_hand(loaded: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
+def test_params_are_airflow_params_with_their_enum(loaded: dict[str, Any], runner: str) -> None:
+    params = loaded[runner]["dags"]["default__airflow-hostile"]["params"]
+    evil = "\"\"\"); __import__('os').system('touch /tmp/pipelinectl-pwned'); (\"\"\""
+    assert params["region"]["default"] == "{{ dag_run.conf }}"  # not rendered
+    assert params["region"]["schema"] == {"type": "string",
+                                          "enum": ["{{ dag_run.conf }}", evil]}
+    assert params["region"]["description"] == "{% raw %}''' \\"
+    # Airflow itself refuses a value outside enum, and a value that is not text
+    assert params["region"]["checks"] == {"'{{ dag_run.conf }}'": "ok",
+                                          "'east'": "ParamValidationError",
+                                          "7": "ParamValidationError"}
+    assert params["count"]["default"] == "7" and params["count"]["schema"] == {"type": "string"}
+    assert params["count"]["checks"]["7"] == "ParamValidationError"
+    assert params["count"]["checks"]["'east'"] == "ok"
+    assert not os.path.exists("/tmp/pipelinectl-pwned")
+    assert loaded[runner]["dags"]["default__fan-in"]["params"] == {}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 def test_hostile_values_survive_airflow_template_rendering(loaded: dict[str, Any],
                                                            runner: str) -> None:
     pipeline = PIPELINES["airflow-hostile"]

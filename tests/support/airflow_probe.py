@@ -8,6 +8,7 @@ with the DAG's own Jinja environment and records the values after rendering, and
 would have made of each value had it been a template.
 """
 
+import copy
 import json
 import sys
 
@@ -112,7 +113,26 @@ def describe(dag):
         "on_success": _notifiers(dag.on_success_callback),
         "workspace_volume": _module_of(dag)._workspace_volume("manual__2026-01-02T03:04:05+00:00"),
         "tasks": {task.task_id: describe_task(task, dag) for task in dag.tasks},
+        "params": _params(dag),
     }
+
+
+def _params(dag):
+    """Each declared Param: its default and JSON schema, and what Airflow's own validation
+    makes of a few values (the trigger form and the REST API validate the same way)."""
+    found = {}
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        checks = {}
+        for value in [param.value, "east", 7]:
+            try:
+                copy.deepcopy(param).resolve(value)  # resolve keeps the value it is given
+                checks[repr(value)] = "ok"
+            except Exception as exc:  # ParamValidationError
+                checks[repr(value)] = type(exc).__name__
+        found[name] = {"default": param.value, "schema": param.schema,
+                       "description": param.description, "checks": checks}
+    return found
 
 
 def main():

@@ -17,9 +17,10 @@ import re
 import pendulum
 
 try:
-    from airflow.sdk import DAG, CronTriggerTimetable
+    from airflow.sdk import DAG, CronTriggerTimetable, Param
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.models.param import Param
     from airflow.timetables.trigger import CronTriggerTimetable
 
 PIPELINE: dict = {
@@ -32,6 +33,14 @@ PIPELINE: dict = {
     'max_active_runs': 1,
     'paused': False,
     'tags': ['pipelinectl', 'team:default'],
+    'params': [
+        {
+            'name': 'region',
+            'default': 'all',
+            'enum': ['all', 'north', 'south'],
+            'description': 'Region to recompute',
+        },
+    ],
     'notify_on_failure': [],
     'notify_on_success': [],
     'runner': 'docker',
@@ -48,13 +57,13 @@ PIPELINE: dict = {
     },
     'annotations': {
         'pipelinectl.io/git-sha': '0123456789abcdef0123456789abcdef01234567',
-        'pipelinectl.io/spec-digest': 'sha256:07d451304a0556dc44f57cd985e8da5c36aa4d238ab42ae479f0a8f82942fecf',
+        'pipelinectl.io/spec-digest': 'sha256:3705f41f84efd5de544ca3a450b62cc884557f152c21a5699008792ecb43e4cc',
     },
     'tasks': [
         {
             'name': 'write',
             'pod_name': 'docker-run-write',
-            'command': ['/bin/busybox', 'sh', '-c', 'echo "$GREETING run=$PIPELINECTL_RUN_ID task=$PIPELINECTL_TASK" > /workspace/message'],
+            'command': ['/bin/busybox', 'sh', '-c', 'echo "$GREETING run=$PIPELINECTL_RUN_ID task=$PIPELINECTL_TASK region=$PIPELINECTL_PARAM_REGION date=$PIPELINECTL_LOGICAL_DATE" > /workspace/message'],
             'depends_on': [],
             'env': [
                 ['PIPELINECTL_PIPELINE', 'docker-run'],
@@ -112,7 +121,53 @@ def _run_env(context):
     return {
         "PIPELINECTL_RUN_ID": str(context["run_id"]),
         "PIPELINECTL_LOGICAL_DATE": logical.isoformat() if logical else "",
+        **_param_env(context),
     }
+
+
+def _param_env(context):
+    """PIPELINECTL_PARAM_<NAME> of every declared param: the run's conf value, else the
+    default. Airflow checks conf against the declared params when a run is triggered, but
+    lets unknown keys through: such a run fails here, before any task's container starts."""
+    declared = {param["name"]: param for param in PIPELINE.get("params", [])}
+    run = context.get("dag_run")
+    conf = dict(getattr(run, "conf", None) or {})
+    unknown = sorted(str(key) for key in conf if key not in declared)
+    problems = ["unknown param " + repr(key) for key in unknown]
+    env = {}
+    for name, param in declared.items():
+        value = conf.get(name, param["default"])
+        if not isinstance(value, str) or "\0" in value:
+            problems.append("param " + repr(name) + " must be text, not " + repr(value)[:80])
+        elif param["enum"] is not None and value not in param["enum"]:
+            problems.append("param " + repr(name) + ": " + repr(value)[:80] + " is not one of "
+                            + ", ".join(param["enum"]))
+        else:
+            env["PIPELINECTL_PARAM_" + name.upper()] = value
+    if problems:
+        raise _refused("this run's conf is refused (" + "; ".join(problems) + "); declared "
+                       "params: " + (", ".join(declared) or "none"))
+    return env
+
+
+def _refused(message):
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow 2.10
+        from airflow.exceptions import AirflowFailException
+    return AirflowFailException(message)
+
+
+def _params():
+    found = {}
+    for param in PIPELINE.get("params", []):
+        schema = {"type": "string"}
+        if param["enum"] is not None:
+            schema["enum"] = list(param["enum"])
+        if param["description"] is not None:
+            schema["description"] = param["description"]
+        found[param["name"]] = Param(param["default"], **schema)
+    return found
 
 
 def _kubernetes_task_class():
@@ -260,6 +315,7 @@ def _dag_arguments():
         "max_active_runs": PIPELINE["max_active_runs"],
         "is_paused_upon_creation": PIPELINE["paused"],
         "tags": list(PIPELINE["tags"]),
+        "params": _params(),
         "doc_md": _doc_md(),
         "default_args": {"owner": PIPELINE["owner"]},
         **callbacks,
