@@ -31,7 +31,14 @@ ENV_TASK: Final = "PIPELINECTL_TASK"
 ENV_RUN_ID: Final = "PIPELINECTL_RUN_ID"
 ENV_REVISION: Final = "PIPELINECTL_REVISION"  # the last commit that changed the pipeline
 TASK_ENV: Final = (ENV_PIPELINE, ENV_TEAM, ENV_TASK, ENV_RUN_ID, ENV_REVISION)
+ENV_LOGICAL_DATE: Final = "PIPELINECTL_LOGICAL_DATE"  # the tick a run stands for, when set
 WORKSPACE: Final = "/workspace"  # the folder the tasks of one run share
+
+# -- runs: what Kubernetes and pipelinectl put on a pipeline's Jobs -----------------------------
+# The CronJob controller's annotation of the tick a Job was made for (Kubernetes 1.28+).
+CRONJOB_SCHEDULED_ANNOTATION: Final = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+TRIGGER_LABEL: Final = "pipelinectl.io/trigger"  # "manual" on a Job started by hand
+JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")  # on a Job's Pods
 
 # -- the state object of a pipeline (a ConfigMap in its namespace) -----------------------------
 STATE_LABEL: Final = "pipelinectl.io/state"
