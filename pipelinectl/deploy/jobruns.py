@@ -58,8 +58,16 @@ def run_of(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> Run:
     created = parse_time(meta.get("creationTimestamp")) or parse_time(
         status.get("startTime")) or NO_TIME
     return Run(str(meta.get("name")), state, created, _trigger(job), logical_date(job),
-               parse_time(status.get("startTime")), parse_time(status.get("completionTime")),
+               parse_time(status.get("startTime")), _finished(status),
                _failure(job, pods, state))
+
+
+def _finished(status: Mapping[str, Any]) -> datetime.datetime | None:
+    """completionTime (set on success only), else when the Failed condition became true."""
+    done = parse_time(status.get("completionTime"))
+    return done or next((parse_time(c.get("lastTransitionTime"))
+                         for c in _list(status.get("conditions"))
+                         if c.get("type") == "Failed" and c.get("status") == "True"), None)
 
 
 def job_of(pod: Mapping[str, Any]) -> str | None:
@@ -113,7 +121,8 @@ def _state(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> RunState:
     phases = {_dict(p.get("status")).get("phase") for p in pods}
     if "Running" in phases:
         return "running"
-    return "pending" if "Pending" in phases or status.get("startTime") is None else "running"
+    started = parse_time(status.get("startTime"))
+    return "pending" if "Pending" in phases or started is None else "running"
 
 
 def _failure(job: Mapping[str, Any], pods: list[Mapping[str, Any]],
