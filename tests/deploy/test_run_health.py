@@ -125,7 +125,7 @@ def test_json_document(deployed: Path, fake: FakeKube, run) -> None:
 
 def test_pause_drift_both_ways_and_deploy_restores_it(deployed: Path, fake: FakeKube,
                                                       tmp_path: Path, run) -> None:
-    assert "drift" not in run("status", cwd=deployed).out
+    assert "  drift: " not in run("status", cwd=deployed).out
     fake.suspend_by_hand("default", "etl", True)
     assert ("  drift: paused by hand (git says running), at 2026-11-23T09:12:00Z by "
             "kubectl-patch") in run("status", cwd=deployed).out.splitlines()
@@ -133,7 +133,7 @@ def test_pause_drift_both_ways_and_deploy_restores_it(deployed: Path, fake: Fake
     assert outcome.restored == [
         "etl: resumed: the live CronJob was suspended by hand; git says running"]
     assert core.live_cronjob(fake)["spec"]["suspend"] is False
-    assert "drift" not in run("status", cwd=deployed).out
+    assert "  drift: " not in run("status", cwd=deployed).out
     again, = core.run(deployed, fake, tmp_path)
     assert (again.restored, again.applied) == ([], [])  # restored once, then nothing to do
 
