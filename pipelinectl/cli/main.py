@@ -255,7 +255,7 @@ def _status(sub: Subparsers) -> None:
                               "monitor); says why per pipeline")
     command.add_argument("--format", choices=("text", "json"), default="text",
                          help="text (default) or json: one document for machines "
-                              "(docs/reference/commands.md#status)")
+                              "(docs/reference/commands.md#pipelinectl-status)")
 
 
 def _history(sub: Subparsers) -> None:

@@ -1,6 +1,6 @@
 """What `status` reports per pipeline (pure): what is deployed, the next run, pause drift,
 the recent runs and the verdict of `--check`, as text lines and as the JSON document
-(docs/reference/commands.md#status).
+(docs/reference/commands.md#pipelinectl-status).
 
 An engine contributes one `Observed` per pipeline: the CronJob engine from its live CronJob
 and the runs deploy/jobruns.py read from Jobs and Pods (`observe_cronjob`); the Airflow

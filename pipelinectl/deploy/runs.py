@@ -4,7 +4,7 @@ them, and the verdict of `status --check`.
 An engine's reader turns what it keeps (CronJob engine: Jobs and Pods, deploy/jobruns.py;
 Airflow: DAG runs and task instances) into `Run` records; everything after that is here:
 the order, the lines, the JSON fields, and whether the latest finished run failed or a
-scheduled run is overdue (docs/reference/commands.md#status).
+scheduled run is overdue (docs/reference/commands.md#pipelinectl-status).
 """
 
 from __future__ import annotations
