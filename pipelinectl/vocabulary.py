@@ -45,6 +45,11 @@ TRIGGERED_BY_ANNOTATION: Final = "pipelinectl.io/triggered-by"  # who: CI user o
 INSTANTIATE_ANNOTATION: Final = "cronjob.kubernetes.io/instantiate"
 TRIGGERS_DIR: Final = "triggers"  # local platform: <kubernetes.directory>/<namespace>/triggers
 
+# -- runs: what Kubernetes and pipelinectl put on a pipeline's Jobs -----------------------------
+# The CronJob controller's annotation of the tick a Job was made for (Kubernetes 1.28+).
+CRONJOB_SCHEDULED_ANNOTATION: Final = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")  # on a Job's Pods
+
 # -- the state object of a pipeline (a ConfigMap in its namespace) -----------------------------
 STATE_LABEL: Final = "pipelinectl.io/state"
 ENVIRONMENT_LABEL: Final = "pipelinectl.io/environment"

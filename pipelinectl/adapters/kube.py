@@ -59,6 +59,7 @@ def applied_hash(obj: Mapping[str, Any]) -> str:
 
 class Kube:
     checks_secrets = True  # a cluster can say whether a Secret exists (a folder cannot)
+    keeps_jobs = True  # runs are Jobs and Pods, read by `status`
 
     def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep,
                  retries: int = RETRIES) -> None:

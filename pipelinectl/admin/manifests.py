@@ -34,6 +34,7 @@ DEPLOYER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("", "configmaps", ("create", "delete", "get", "list", "patch", "update")),
     ("", "secrets", ("get",)),
     ("batch", "jobs", ("list",)),
+    ("", "pods", ("list",)),  # status: why a run failed (exit codes, OOMKilled, image pulls)
 )
 
 

@@ -275,15 +275,23 @@ def _platform(sub: Subparsers) -> None:
 
 
 def _status(sub: Subparsers) -> None:
-    text = "what is deployed, the next run and the last runs of each pipeline"
-    _reader(sub, "status", text)
+    text = ("what is deployed, the next run, pause drift and the last runs of each "
+            "pipeline")
+    command = _reader(sub, "status", text)
+    command.add_argument("--check", action="store_true",
+                         help="exit 1 when a pipeline's latest finished run failed or a "
+                              "scheduled run is overdue (for a scheduled CI job or a "
+                              "monitor); says why per pipeline")
+    command.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default) or json: one document for machines "
+                              "(docs/reference/commands.md#pipelinectl-status)")
 
 
 def _history(sub: Subparsers) -> None:
     _reader(sub, "history", "the last deploys of each pipeline, newest first")
 
 
-def _reader(sub: Subparsers, name: str, text: str) -> None:
+def _reader(sub: Subparsers, name: str, text: str) -> Any:
     command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] +
                              ", read from its state object in the cluster.")
     options.paths(command)
@@ -293,6 +301,7 @@ def _reader(sub: Subparsers, name: str, text: str) -> None:
                               "instead")
     options.repo_id(command)
     options.platform(command)
+    return command
 
 
 def _gc(sub: Subparsers) -> None:

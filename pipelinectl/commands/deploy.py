@@ -120,3 +120,5 @@ def _say(result: engine.DeployOutcome, image: imagebuild.ImageOutcome | None) ->
     sys.stdout.write(f"{result.pipeline}: "
                      f"{'removed from the repository; ' if result.removed else ''}"
                      f"{f'image {action}; ' if image else ''}{what}\n")
+    for note in result.restored:  # a pause or resume by hand, undone: said, not silent
+        sys.stdout.write(note + "\n")

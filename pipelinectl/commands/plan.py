@@ -18,7 +18,7 @@ import yaml
 
 from pipelinectl import files, wiring
 from pipelinectl.build import imagebuild
-from pipelinectl.deploy import state
+from pipelinectl.deploy import drift, state
 from pipelinectl.deploy.ports import Cluster, Delivery
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import changes, outputs
@@ -84,10 +84,12 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
             if config.environment is not None and not config.environment.build else \
             ["image rebuild: " + "; ".join(outcome.reasons)]
     present = None if not args.paths else {p.metadata.name for p in pipelines}
+    drifted: dict[str, str] = {}  # path -> a pause done by hand (only against a cluster)
     old = _against_folder(Path(args.against), set(new) if present else None) \
         if args.against else _against_cluster(config, pipelines, root, environ,
-                                               wiring.source(repo_id, git, root), present)
-    entries = _entries(new, old, image_words)
+                                               wiring.source(repo_id, git, root), present,
+                                               drifted)
+    entries = _entries(new, old, image_words, drifted)
     text = _markdown(entries) if args.format == "markdown" else _text(entries)
     if several:  # say where: a promotion's plan is about the environment it goes into
         assert config.environment is not None
@@ -145,8 +147,9 @@ def _why_unreadable(exc: BaseException) -> str:
 
 def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
                      environ: Mapping[str, str], deployer: str,
-                     present: set[str] | None) -> dict[str, str]:
-    """What is deployed for this repository's pipelines (all it deployed, without PATHs)."""
+                     present: set[str] | None, drifted: dict[str, str]) -> dict[str, str]:
+    """What is deployed for this repository's pipelines (all it deployed, without PATHs),
+    and in `drifted` the pauses done by hand against what the state recorded."""
     cluster = wiring.cluster(config, root, environ)
     found: dict[str, str] = {}
     namespaces = sorted({config.teams[p.metadata.team].namespace for p in pipelines})
@@ -157,17 +160,20 @@ def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
                                                  record.pipeline not in present):
                     continue
                 for item in record.inventory:
-                    _read_item(cluster, delivery, item, found)
+                    _read_item(cluster, delivery, item, found, record, drifted)
     return found
 
 
 def _read_item(cluster: Cluster, delivery: Delivery | None, item: state.Item,
-               found: dict[str, str]) -> None:
+               found: dict[str, str], record: state.State, drifted: dict[str, str]) -> None:
     if item.kind == "CronJob":
         live = cluster.get("CronJob", item.namespace, item.name)
         if live is not None:
             path = f"{RENDERED_KUBERNETES_DIR}/{item.namespace}/{item.name}.yaml"
             found[path] = dump_all([_as_applied(live)])
+            hand = drift.of_pause(record.current.paused, live)
+            if hand is not None:
+                drifted[path] = hand.describe(wiring.now())
     elif item.kind == DAG_FILE_KIND and delivery is not None:
         text = delivery.read(item.name)
         if text is not None:
@@ -194,7 +200,8 @@ def _as_applied(live: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entries(new: Mapping[str, tuple[str, str]], old: Mapping[str, str],
-             image_words: Mapping[str, list[str]]) -> list[Entry]:
+             image_words: Mapping[str, list[str]],
+             drifted: Mapping[str, str] | None = None) -> list[Entry]:
     entries = []
     for path in sorted(set(new) | set(old)):
         name, text = new.get(path, ("", None))
@@ -206,6 +213,8 @@ def _entries(new: Mapping[str, tuple[str, str]], old: Mapping[str, str],
         words = changes.describe(old_summary, new_summary)
         if image_words.get(path):
             words = [w for w in words if not w.startswith("image ")] + list(image_words[path])
+        if (drifted or {}).get(path):  # the deploy undoes a hand change: say which
+            words = [_undone(w, (drifted or {})[path]) for w in words]
         summary = new_summary or old_summary
         if summary is None:  # a live object that cannot be read as one pipelinectl rendered
             title = f"{name or path} ({path})"
@@ -215,6 +224,11 @@ def _entries(new: Mapping[str, tuple[str, str]], old: Mapping[str, str],
             title = f"{name or summary.name} ({summary.kind} {where})"
         entries.append(Entry(title, path, before, text, words))
     return entries
+
+
+def _undone(word: str, hand: str) -> str:
+    """`resumed` (live paused, git running) says why: the pause was done by hand."""
+    return f"{word}: the live CronJob was {hand}" if word in ("paused", "resumed") else word
 
 
 _UNREADABLE = (ValueError, SyntaxError, KeyError, TypeError, IndexError, AttributeError,

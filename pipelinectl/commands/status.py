@@ -1,82 +1,109 @@
-"""`pipelinectl status`: what is deployed, when it runs next, how its last runs went."""
+"""`pipelinectl status`: what is deployed, when it runs next, pause drift, how its last runs
+went, and with `--check` whether any pipeline needs someone (exit 1).
+
+Reads a constant number of objects lists per namespace, however many pipelines and runs it
+holds: the state objects, the managed CronJobs, Jobs and Pods (deploy/health.py says what is
+made of them)."""
 
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import croniter
-from croniter.croniter import CroniterError
+from typing import Any, Literal
 
 from pipelinectl import wiring
+from pipelinectl.deploy import health, jobruns
+from pipelinectl.deploy.health import Observed, Report
 from pipelinectl.deploy.ports import Cluster
-from pipelinectl.errors import EXIT_OK
-from pipelinectl.render.cronjob import UNSCHEDULED_CRON
+from pipelinectl.deploy.runs import Run
+from pipelinectl.deploy.state import State
+from pipelinectl.errors import EXIT_OK, EXIT_USER
+from pipelinectl.render.airflow import dag_id
+from pipelinectl.spec.model import Pipeline
 from pipelinectl.textsafe import inline
-from pipelinectl.vocabulary import PIPELINE_LABEL
+from pipelinectl.vocabulary import MANAGED_BY, MANAGER
 
-LAST_RUNS = 3
+next_run = health.next_run  # the next tick of a live CronJob, as a line says it
+MANAGED = f"{MANAGED_BY}={MANAGER}"
+NO_JOBS = ("none here: this platform keeps CronJobs as files, and nothing runs them "
+           "(`pipelinectl run` runs a pipeline locally)")
 
 
-Args = wiring.ReadArgs
+@dataclass(frozen=True)
+class Args(wiring.ReadArgs):
+    check: bool = False
+    format: Literal["text", "json"] = "text"
+
+
+@dataclass
+class _Namespace:
+    """What one namespace holds, listed once for all its pipelines."""
+
+    cronjobs: dict[str, dict[str, Any]]
+    runs: dict[str, list[Run]] | None  # None: no Jobs kept here
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     cluster, found = wiring.deployed(args, environ, cwd)
     now = datetime.datetime.now(datetime.UTC)
-    for pipeline, namespace, record in found:
-        name = pipeline.metadata.name
-        if record is None:
-            sys.stdout.write(f"{name}: not deployed (namespace {namespace})\n")
-            continue
-        current = record.current  # what a state object says is hand-editable: printed inert
-        sys.stdout.write(
-            f"{name}: {inline(current.revision[:12])} in {inline(current.environment)}, "
-            f"deployed {inline(current.deployed_at)}{' (forced)' if current.forced else ''}\n"
-            f"  image: {inline(current.image)}\n")
-        for item in current.inventory:
-            sys.stdout.write(f"  {inline(item.describe())}\n")
-        cron = cluster.get("CronJob", namespace, name) \
-            if any(i.kind == "CronJob" for i in current.inventory) else None
-        if cron is not None:
-            sys.stdout.write(f"  next run: {next_run(cron, now)}\n")
-            if (cron.get("spec") or {}).get("suspend"):
-                sys.stdout.write(f"  start a run: kubectl -n {namespace} create job "
-                                 f"--from=cronjob/{name} {name}-by-hand\n")
-        for line in last_runs(cluster, namespace, name):
-            sys.stdout.write(f"  {inline(line)}\n")
-    return EXIT_OK
+    live = _read(cluster, found)
+    reports = [_report(p, ns, record, live.get(ns), now) for p, ns, record in found]
+    if args.format == "json":
+        sys.stdout.write(json.dumps(health.document(reports, now), indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(_text(r, now, args.check) for r in reports))
+        if args.check:
+            sys.stdout.write(health.summary(reports) + "\n")
+    failing = any(not r.ok for r in reports)
+    return EXIT_USER if args.check and failing else EXIT_OK
 
 
-def next_run(cron: Mapping[str, Any], now: datetime.datetime) -> str:
-    found = cron.get("spec")
-    spec: Mapping[str, Any] = found if isinstance(found, dict) else {}
-    schedule = str(spec.get("schedule", ""))
-    if spec.get("suspend"):
-        return ("by hand only (kubectl create job --from=cronjob/NAME)"
-                if schedule == UNSCHEDULED_CRON else "paused (suspend: true)")
-    try:  # the live object, which someone may have edited by hand
-        zone = ZoneInfo(str(spec.get("timeZone") or "UTC"))
-        upcoming = croniter(schedule, now.astimezone(zone)).get_next(datetime.datetime)
-    except (ValueError, KeyError, ZoneInfoNotFoundError, CroniterError):
-        return f"unknown: the live CronJob's schedule {schedule!r} cannot be read"
-    return f"{upcoming.isoformat()} ({schedule} {zone.key})"
+def _read(cluster: Cluster, found: list[tuple[Pipeline, str, State | None]]
+          ) -> dict[str, _Namespace]:
+    """Per namespace with a deployed CronJob: its managed CronJobs, Jobs and Pods, one list
+    each (label-selected; no paging, so the count never grows with the runs kept)."""
+    namespaces = sorted({ns for _p, ns, record in found if record is not None and any(
+        item.kind == "CronJob" for item in record.inventory)})
+    read = {}
+    for namespace in namespaces:
+        cronjobs = {str(o.get("metadata", {}).get("name")): o
+                    for o in cluster.list("CronJob", namespace, MANAGED)}
+        runs = jobruns.by_pipeline(cluster.list("Job", namespace, MANAGED),
+                                   cluster.list("Pod", namespace, MANAGED)) \
+            if cluster.keeps_jobs else None
+        read[namespace] = _Namespace(cronjobs, runs)
+    return read
 
 
-def last_runs(cluster: Cluster, namespace: str, pipeline: str) -> list[str]:
-    jobs = cluster.list("Job", namespace, f"{PIPELINE_LABEL}={pipeline}")
-    jobs.sort(key=lambda j: j.get("status", {}).get("startTime") or "", reverse=True)
-    lines = []
-    for job in jobs[:LAST_RUNS]:
-        status = job.get("status", {})
-        outcome = ("succeeded" if status.get("succeeded") else
-                   "failed" if status.get("failed") else "running")
-        lines.append(f"run {job['metadata']['name']}: {outcome}, started "
-                     f"{status.get('startTime', '?')}"
-                     + (f", finished {status['completionTime']}"
-                        if status.get("completionTime") else ""))
-    return lines or ["no runs yet"]
+def _report(pipeline: Pipeline, namespace: str, record: State | None,
+            live: _Namespace | None, now: datetime.datetime) -> Report:
+    name = pipeline.metadata.name
+    engine = "cronjob" if record is not None and any(
+        i.kind == "CronJob" for i in record.inventory) else pipeline.resolved_engine
+    if record is None:
+        observed = Observed()
+    elif live is None or engine != "cronjob":
+        observed = Observed(runs_note=f"in Airflow, DAG {dag_id(pipeline)}")
+    else:
+        found = None if live.runs is None else live.runs.get(name, [])
+        observed = health.observe_cronjob(live.cronjobs.get(name), found, record, now,
+                                          NO_JOBS if live.runs is None else "")
+    return health.report(name, pipeline.metadata.team, namespace, engine, record, observed, now)
+
+
+def _text(found: Report, now: datetime.datetime, check: bool) -> str:
+    record = found.record
+    if record is None:
+        return f"{found.pipeline}: not deployed (namespace {found.namespace})\n"
+    current = record.current  # what a state object says is hand-editable: printed inert
+    out = [f"{found.pipeline}: {inline(current.revision[:12])} in "
+           f"{inline(current.environment)}, deployed {inline(current.deployed_at)}"
+           f"{' (forced)' if current.forced else ''}\n",
+           f"  image: {inline(current.image)}\n"]
+    out += [f"  {inline(item.describe())}\n" for item in current.inventory]
+    out += [f"  {inline(line)}\n" for line in health.lines(found, now, check)]
+    return "".join(out)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelinectl.deploy import lease, state
+from pipelinectl.deploy import drift, lease, state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import Item, State
 from pipelinectl.errors import UserError
@@ -97,6 +97,7 @@ class DeployOutcome:
     pruned: list[Item] = field(default_factory=list)
     recorded: bool = False
     removed: bool = False  # the pipeline is gone from the repository: pruned with its state
+    restored: list[str] = field(default_factory=list)  # pauses put back to git's value
 
 
 @dataclass
@@ -300,10 +301,15 @@ def _name_taken(item: Desired, obj: Mapping[str, Any], live: _Live) -> list[str]
 def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
                 batch: _Batch) -> DeployOutcome:
     outcome = DeployOutcome(item.pipeline, item.namespace)
+    previous = live[item.namespace].states.get(item.pipeline)
     for obj in item.objects:
         meta = obj["metadata"]
         current = live[meta["namespace"]].objects.get((obj["kind"], meta["name"]))
-        if current is not None and ctx.cluster.is_current(obj, current):
+        as_applied = current is not None and ctx.cluster.is_current(obj, current)
+        note = _pause_restored(item, previous, obj, current, as_applied)
+        if note:
+            outcome.restored.append(note)
+        if as_applied and not note:
             outcome.unchanged.append(_item(obj))
         else:
             batch.applies.append(obj)
@@ -317,14 +323,13 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
         else:
             batch.writes[path] = text
             outcome.applied.append(entry)
-    previous = live[item.namespace].states.get(item.pipeline)
     owned = inventory(item, location)
     owner = _Owner(item.pipeline, item.team, item.namespace, item.preview)
     for gone in state.to_prune(previous, owned):
         if _delete_owned(ctx, gone, owner, live, batch):
             outcome.pruned.append(gone)
     deploy = state.Deploy(ctx.commit, item.spec_digest, item.image, ctx.environment,
-                          ctx.now, ctx.force, owned)
+                          ctx.now, ctx.force, owned, item.paused)
     if previous is None or outcome.applied or outcome.pruned or \
             _meaning(previous.current) != _meaning(deploy):
         record = state.recorded(previous, item.pipeline, item.team, ctx.source, deploy,
@@ -335,8 +340,21 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
 
 
 def _meaning(deploy: state.Deploy) -> tuple[Any, ...]:
-    """What a redeploy must change to be recorded (not the time, not the commit alone)."""
-    return deploy.spec_digest, deploy.image, deploy.environment, deploy.inventory
+    """What a redeploy must change to be recorded (not the time, not the commit alone); a
+    state from before pauses were recorded gets its pause on the next deploy."""
+    return deploy.spec_digest, deploy.image, deploy.environment, deploy.inventory, \
+        deploy.paused
+
+
+def _pause_restored(item: Desired, previous: State | None, obj: Mapping[str, Any],
+                    current: Mapping[str, Any] | None, as_applied: bool) -> str | None:
+    """A pause or resume done by hand on an object this deploy writes back: what to say
+    (the apply puts git's value back; an unchanged object is applied for it)."""
+    wanted, live = drift.desired_paused(obj), drift.live_paused(current)
+    if wanted is None or live is None:
+        return None
+    recorded = previous.current.paused if previous is not None else None
+    return drift.restored(item.pipeline, recorded, wanted, live, as_applied)
 
 
 def _delete_owned(ctx: DeployContext, item: Item, owner: _Owner, live: Mapping[str, _Live],

@@ -18,6 +18,9 @@ class Cluster(Protocol):
 
     host: str
     checks_secrets: bool  # whether `get("Secret", ...)` can tell that a Secret exists
+    # Whether runs happen here as Jobs and their Pods, listed with `list("Job"|"Pod", ...)`
+    # (a folder of objects has none: the local platform runs with `pipelinectl run`).
+    keeps_jobs: bool
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
 

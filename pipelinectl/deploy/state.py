@@ -68,6 +68,10 @@ class Deploy:
     deployed_at: str  # ISO 8601, from the deploying process's clock
     forced: bool = False  # --force past the out-of-order guard
     inventory: tuple[Item, ...] = ()
+    # The pause as deployed (a CronJob's spec.suspend, a DAG's paused): what git declared,
+    # after a preview's or an environment's `schedules: suspended`. None: not recorded (a
+    # state written before pauses were, or a pipeline with nothing to pause).
+    paused: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -148,13 +152,15 @@ def _deploy_dict(deploy: Deploy) -> dict[str, Any]:
             "image": deploy.image, "environment": deploy.environment,
             "deployed_at": deploy.deployed_at, "forced": deploy.forced,
             "inventory": [[i.api_version, i.kind, i.namespace, i.name]
-                          for i in deploy.inventory]}
+                          for i in deploy.inventory], "paused": deploy.paused}
 
 
 def _deploy(raw: Mapping[str, Any]) -> Deploy:
+    paused = raw.get("paused")  # absent from states written before pauses were recorded
     return Deploy(str(raw["revision"]), str(raw["spec_digest"]), str(raw["image"]),
                   str(raw["environment"]), str(raw["deployed_at"]), bool(raw["forced"]),
-                  tuple(Item(*map(str, entry)) for entry in raw["inventory"]))
+                  tuple(Item(*map(str, entry)) for entry in raw["inventory"]),
+                  paused if isinstance(paused, bool) else None)
 
 
 def is_state_object(obj: Mapping[str, Any]) -> bool:
@@ -204,7 +210,20 @@ def read_all(cluster: Cluster, namespace: str) -> dict[str, State]:
 
 def of_pipelines(cluster: Cluster, platform: Platform, pipelines: Iterable[Pipeline]
                  ) -> Iterator[tuple[Pipeline, str, State | None]]:
-    """Each pipeline with its namespace and recorded state (None: never deployed there)."""
+    """Each pipeline with its namespace and recorded state (None: never deployed there):
+    one list of the state objects per namespace, however many pipelines it holds; only the
+    pipelines' own objects are read (another's unreadable one does not stop this)."""
+    listed: dict[str, dict[str, Mapping[str, Any]]] = {}
     for pipeline in pipelines:
         namespace = platform.teams[pipeline.metadata.team].namespace
-        yield pipeline, namespace, read(cluster, namespace, pipeline.metadata.name)
+        if namespace not in listed:
+            listed[namespace] = {str(o.get("metadata", {}).get("name")): o
+                                 for o in cluster.list("ConfigMap", namespace, SELECTOR)}
+        obj = listed[namespace].get(object_name(pipeline.metadata.name))
+        yield pipeline, namespace, None if obj is None else _checked(obj)
+
+
+def _checked(obj: Mapping[str, Any]) -> State:
+    record = from_configmap(obj)
+    _check_names(record, obj)
+    return record

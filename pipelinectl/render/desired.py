@@ -33,6 +33,7 @@ class Desired:
     secrets: tuple[str, ...] = ()
     dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
     preview: int | None = None  # the merge request of a preview
+    paused: bool | None = None  # the pause as rendered (recorded: deploy/drift.py)
 
 
 def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -> Desired:
@@ -43,17 +44,19 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -
     if pipeline.resolved_engine == "cronjob":
         target = cronjob.Target(team.namespace, team.service_account, image, revision,
                                 platform.run_as)
-        return Desired(*common, objects=(cronjob.render(pipeline, target),), secrets=secrets,
-                       preview=pipeline.preview)
+        rendered = cronjob.render(pipeline, target)
+        return Desired(*common, objects=(rendered,), secrets=secrets, preview=pipeline.preview,
+                       paused=bool(rendered["spec"]["suspend"]))
     source = render_pipeline(pipeline, platform, image, revision).content
     delivery = platform.airflow.dags
     dag = airflow.dag_id(pipeline)
+    paused = bool(pipeline.schedule and pipeline.schedule.suspend)  # as the DAG file says
     if delivery.kind == "configmap":
         return Desired(*common, objects=(dag_configmap(pipeline, delivery.namespace, dag,
                                                        source),), secrets=secrets,
-                       preview=pipeline.preview)
+                       preview=pipeline.preview, paused=paused)
     return Desired(*common, objects=(), secrets=secrets, preview=pipeline.preview,
-                   dag_files=((dag_path(delivery, team, dag), source),))
+                   dag_files=((dag_path(delivery, team, dag), source),), paused=paused)
 
 
 def dag_folder(delivery: DagsDelivery, team: Team) -> str:

@@ -176,8 +176,8 @@ _RESOURCE = re.compile(r"^/(?:api/v1|apis/(?P<group>[^/]+)/v1)/namespaces/(?P<ns
 _VERB = {"GET": "get", "PATCH": "patch", "DELETE": "delete", "POST": "create", "PUT": "update"}
 
 
-def test_the_deployer_role_is_exactly_what_the_commands_use(git_repo: Path, fake: FakeKube,
-                                                            tmp_path: Path, run,
+def test_the_deployer_role_is_exactly_what_the_commands_use(services: None, git_repo: Path,
+                                                            fake: FakeKube, tmp_path: Path, run,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
     # A full life: deploy, change, rename (prune), then status, history and plan read it all.
@@ -194,8 +194,10 @@ def test_the_deployer_role_is_exactly_what_the_commands_use(git_repo: Path, fake
     cluster_platform = tmp_path / "cluster-platform.yaml"
     cluster_platform.write_text(platform.builtin_path().read_text().replace(
         "kubernetes:\n  directory: .pipelinectl/kubernetes\n", ""))
-    for command in ("status", "history"):
-        assert run(command, "--platform", str(cluster_platform), cwd=git_repo).code == 0
+    monkeypatch.setenv("CI_PROJECT_PATH", "epi/covid")  # plan reads what this repo deployed
+    for command in ("status", "history", "plan"):
+        done = run(command, "--platform", str(cluster_platform), cwd=git_repo)
+        assert done.code == 0, done.err
     used = set()
     for request in fake.requests:
         if request.path.endswith("selfsubjectaccessreviews"):

@@ -65,3 +65,10 @@ def test_local_deploy_writes_objects_and_dags(services: None, run,
     status = run("status", "--platform", str(repo / "platform.yaml"), cwd=repo)
     assert status.code == 0, status.err
     assert "  CronJob default/nightly\n  next run: " in status.out
+    lines = status.out.splitlines()
+    # the folder keeps no Jobs: said plainly, and --check has nothing to fail on
+    assert ("  runs: none here: this platform keeps CronJobs as files, and nothing runs them "
+            "(`pipelinectl run` runs a pipeline locally)") in lines
+    assert "  runs: in Airflow, DAG default__weekly" in lines
+    checked = run("status", "--check", "--platform", str(repo / "platform.yaml"), cwd=repo)
+    assert (checked.code, checked.out.splitlines()[-1]) == (0, "check: ok (2 pipelines)")

@@ -26,7 +26,10 @@ def test_status_and_history(git_repo: Path, fake: FakeKube, tmp_path: Path,
     b = core.commit(git_repo, cron="0 8 * * *", message="B")
     core.run(git_repo, fake, tmp_path)
     fake.put(("batch", "v1", "jobs"), "default", {
-        "metadata": {"name": "etl-29000001", "labels": {"pipelinectl.io/pipeline": "etl"}},
+        "metadata": {"name": "etl-29000001", "labels": {
+            "app.kubernetes.io/managed-by": "pipelinectl", "pipelinectl.io/pipeline": "etl"},
+            "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp":
+                            "2026-11-23T08:00:00Z"}},
         "status": {"startTime": "2026-11-23T08:00:00Z", "completionTime":
                    "2026-11-23T08:01:00Z", "succeeded": 1}})
     status = run("status", cwd=git_repo)
@@ -36,8 +39,8 @@ def test_status_and_history(git_repo: Path, fake: FakeKube, tmp_path: Path,
     assert lines[1] == f"  image: 127.0.0.1:5000/default/etl@sha256:{'1' * 64}"
     assert lines[2] == "  CronJob default/etl"
     assert lines[3].startswith("  next run: ") and lines[3].endswith(" (0 8 * * * UTC)")
-    assert lines[4] == ("  run etl-29000001: succeeded, started 2026-11-23T08:00:00Z, "
-                        "finished 2026-11-23T08:01:00Z")
+    assert lines[4] == ("  run etl-29000001: succeeded in 1m (logical date "
+                        "2026-11-23T08:00:00Z, started 2026-11-23T08:00:00Z)")
     history = run("history", cwd=git_repo)
     assert history.out == (
         "etl (default):\n"

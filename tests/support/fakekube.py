@@ -141,6 +141,22 @@ class FakeKube:
                 return copy.deepcopy(found) if found else None
         raise KeyError(plural)
 
+    def suspend_by_hand(self, namespace: str, name: str, suspend: bool,
+                        manager: str = "kubectl-patch",
+                        time: str = "2026-11-23T09:12:00Z") -> None:
+        """`kubectl patch cronjob NAME -p '{"spec":{"suspend":...}}'`: the value changes, and
+        `manager` gets a managedFields entry owning spec.suspend, with its time, as an API
+        server records it (the object's other entries stay)."""
+        with self._lock:
+            obj = self.objects[("batch/v1", "cronjobs", namespace, name)]
+            obj["spec"]["suspend"] = suspend
+            obj["metadata"]["resourceVersion"] = str(next(self._versions))
+            obj["metadata"]["managedFields"] = [
+                m for m in obj["metadata"].get("managedFields", []) if m["manager"] != manager
+            ] + [{"manager": manager, "operation": "Update", "apiVersion": "batch/v1",
+                  "time": time, "fieldsType": "FieldsV1",
+                  "fieldsV1": {"f:spec": {"f:suspend": {}}}}]
+
     def fail(self, method: str, path: str, status: int, times: int = 1) -> None:
         self.faults.append(Fault(method, re.compile(path), status, times))
 
