@@ -5,7 +5,7 @@ then writes <directory>/<namespace>/<Kind>/<name>.yaml (state objects included) 
 rules as against a cluster: unchanged objects are not rewritten, prune deletes only owned
 files. A folder has no access control and no Secret store: access reviews always allow, and
 Secrets are not checked (a local run reads them with `run --secrets-dir`). Nothing runs its
-CronJobs, so it keeps no Jobs: `status` says that instead of showing runs.
+CronJobs on schedule: its Jobs are the records of the runs `pipelinectl trigger` ran in docker.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class DirectoryKube:
     or delete goes through a symlink below `base` (files.real_dir, checked_below)."""
 
     checks_secrets = False  # no Secret store in a folder: `run --secrets-dir` reads them
-    keeps_jobs = False  # nothing runs a folder's CronJobs: `status` says so plainly
+    keeps_jobs = False  # nothing runs a folder's CronJobs: its Jobs are trigger's records
 
     def __init__(self, base: Path, folder: str = "") -> None:
         self.base = base

@@ -11,7 +11,7 @@ import datetime
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,8 +29,8 @@ from pipelinectl.vocabulary import MANAGED_BY, MANAGER
 
 next_run = health.next_run  # the next tick of a live CronJob, as a line says it
 MANAGED = f"{MANAGED_BY}={MANAGER}"
-NO_JOBS = ("none here: this platform keeps CronJobs as files, and nothing runs them "
-           "(`pipelinectl run` runs a pipeline locally)")
+NO_JOBS = ("none yet: this platform keeps CronJobs as files, and nothing runs them on "
+           "schedule; `pipelinectl trigger` runs one in docker and records it here")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,10 @@ class _Namespace:
     """What one namespace holds, listed once for all its pipelines."""
 
     cronjobs: dict[str, dict[str, Any]]
-    runs: dict[str, list[Run]] | None  # None: no Jobs kept here
+    runs: dict[str, list[Run]]
+    # A folder platform: nothing runs its CronJobs; its runs are those `pipelinectl trigger`
+    # ran in docker and recorded as Job files.
+    local: bool
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -64,18 +67,19 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
 
 def _read(cluster: Cluster, found: list[tuple[Pipeline, str, State | None]]
           ) -> dict[str, _Namespace]:
-    """Per namespace with a deployed CronJob: its managed CronJobs, Jobs and Pods, one list
-    each (label-selected; no paging, so the count never grows with the runs kept)."""
-    namespaces = sorted({ns for _p, ns, record in found if record is not None and any(
-        item.kind == "CronJob" for item in record.inventory)})
+    """Per namespace with a deployed CronJob (on a folder platform: with any deployed
+    pipeline): its managed CronJobs, Jobs and Pods, one list each (label-selected; no paging,
+    so the count never grows with the runs kept)."""
+    local = not cluster.keeps_jobs
+    namespaces = sorted({ns for _p, ns, record in found if record is not None and (local or any(
+        item.kind == "CronJob" for item in record.inventory))})
     read = {}
     for namespace in namespaces:
         cronjobs = {str(o.get("metadata", {}).get("name")): o
                     for o in cluster.list("CronJob", namespace, MANAGED)}
-        runs = jobruns.by_pipeline(cluster.list("Job", namespace, MANAGED),
-                                   cluster.list("Pod", namespace, MANAGED)) \
-            if cluster.keeps_jobs else None
-        read[namespace] = _Namespace(cronjobs, runs)
+        pods = [] if local else cluster.list("Pod", namespace, MANAGED)
+        runs = jobruns.by_pipeline(cluster.list("Job", namespace, MANAGED), pods)
+        read[namespace] = _Namespace(cronjobs, runs, local)
     return read
 
 
@@ -86,12 +90,16 @@ def _report(pipeline: Pipeline, namespace: str, record: State | None,
         i.kind == "CronJob" for i in record.inventory) else pipeline.resolved_engine
     if record is None:
         observed = Observed()
+    elif live is not None and live.local:  # the runs `trigger` recorded; no schedule runs
+        recorded = live.runs.get(name) or None
+        observed = replace(health.observe_cronjob(live.cronjobs.get(name), None, record, now),
+                           runs=recorded, runs_note=NO_JOBS) if engine == "cronjob" else \
+            Observed(runs=recorded, runs_note=NO_JOBS)
     elif live is None or engine != "cronjob":
         observed = Observed(runs_note=f"in Airflow, DAG {dag_id(pipeline)}")
     else:
-        found = None if live.runs is None else live.runs.get(name, [])
-        observed = health.observe_cronjob(live.cronjobs.get(name), found, record, now,
-                                          NO_JOBS if live.runs is None else "")
+        observed = health.observe_cronjob(live.cronjobs.get(name), live.runs.get(name, []),
+                                          record, now)
     return health.report(name, pipeline.metadata.team, namespace, engine, record, observed, now)
 
 

@@ -5,6 +5,7 @@ object that `status` lists."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,9 @@ def test_local_trigger_runs_in_docker_and_is_recorded(repo: Path, run) -> None:
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] in \
         state["data"]["state.json"]
     status = run("status", cwd=repo)
-    assert f"  run {meta['name']}: succeeded, started " in status.out
+    assert re.search(f"^  run {meta['name']}: succeeded in \\d+s \\(logical date "
+                     r"2026-03-31T04:00:00Z, started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$",
+                     status.out, re.MULTILINE), status.out
 
 
 def test_a_failed_local_run_exits_1_and_is_recorded_failed(repo: Path, run) -> None:
@@ -87,6 +90,9 @@ def test_a_failed_local_run_exits_1_and_is_recorded_failed(repo: Path, run) -> N
     assert job["status"]["failed"] == 1
     assert job["status"]["conditions"][0]["reason"] == "task count failed (exit code 1)"
     assert "[show] skipped" in result.err
+    status = run("status", "--check", cwd=repo)
+    assert status.code == 1, status.out
+    assert f"  run {job['metadata']['name']}: failed" in status.out, status.out
 
 
 def test_bad_input_runs_and_records_nothing(repo: Path, run) -> None:
