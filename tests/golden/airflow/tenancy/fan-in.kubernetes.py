@@ -17,9 +17,10 @@ import re
 import pendulum
 
 try:
-    from airflow.sdk import DAG, CronTriggerTimetable
+    from airflow.sdk import DAG, CronTriggerTimetable, Param
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.models.param import Param
     from airflow.timetables.trigger import CronTriggerTimetable
 
 PIPELINE: dict = {
@@ -140,7 +141,53 @@ def _run_env(context):
     return {
         "PIPELINECTL_RUN_ID": str(context["run_id"]),
         "PIPELINECTL_LOGICAL_DATE": logical.isoformat() if logical else "",
+        **_param_env(context),
     }
+
+
+def _param_env(context):
+    """PIPELINECTL_PARAM_<NAME> of every declared param: the run's conf value, else the
+    default. Airflow checks conf against the declared params when a run is triggered, but
+    lets unknown keys through: such a run fails here, before any task's container starts."""
+    declared = {param["name"]: param for param in PIPELINE.get("params", [])}
+    run = context.get("dag_run")
+    conf = dict(getattr(run, "conf", None) or {})
+    unknown = sorted(str(key) for key in conf if key not in declared)
+    problems = ["unknown param " + repr(key) for key in unknown]
+    env = {}
+    for name, param in declared.items():
+        value = conf.get(name, param["default"])
+        if not isinstance(value, str) or "\0" in value:
+            problems.append("param " + repr(name) + " must be text, not " + repr(value)[:80])
+        elif param["enum"] is not None and value not in param["enum"]:
+            problems.append("param " + repr(name) + ": " + repr(value)[:80] + " is not one of "
+                            + ", ".join(param["enum"]))
+        else:
+            env["PIPELINECTL_PARAM_" + name.upper()] = value
+    if problems:
+        raise _refused("this run's conf is refused (" + "; ".join(problems) + "); declared "
+                       "params: " + (", ".join(declared) or "none"))
+    return env
+
+
+def _refused(message):
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow 2.10
+        from airflow.exceptions import AirflowFailException
+    return AirflowFailException(message)
+
+
+def _params():
+    found = {}
+    for param in PIPELINE.get("params", []):
+        schema = {"type": "string"}
+        if param["enum"] is not None:
+            schema["enum"] = list(param["enum"])
+        if param["description"] is not None:
+            schema["description"] = param["description"]
+        found[param["name"]] = Param(param["default"], **schema)
+    return found
 
 
 def _kubernetes_task_class():
@@ -288,6 +335,7 @@ def _dag_arguments():
         "max_active_runs": PIPELINE["max_active_runs"],
         "is_paused_upon_creation": PIPELINE["paused"],
         "tags": list(PIPELINE["tags"]),
+        "params": _params(),
         "doc_md": _doc_md(),
         "default_args": {"owner": PIPELINE["owner"]},
         # Only the team's Airflow role (the platform's teams.<team>.airflow_role) and Admin
