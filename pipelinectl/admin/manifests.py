@@ -33,7 +33,7 @@ DEPLOYER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # create and update: the deploy lease (deploy/lease.py), taken by compare-and-swap
     ("", "configmaps", ("create", "delete", "get", "list", "patch", "update")),
     ("", "secrets", ("get",)),
-    ("batch", "jobs", ("list",)),
+    ("batch", "jobs", ("create", "get", "list")),  # trigger makes one and follows it
     ("", "pods", ("list",)),  # status: why a run failed (exit codes, OOMKilled, image pulls)
 )
 

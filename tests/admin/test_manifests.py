@@ -198,6 +198,10 @@ def test_the_deployer_role_is_exactly_what_the_commands_use(services: None, git_
     for command in ("status", "history", "plan"):
         done = run(command, "--platform", str(cluster_platform), cwd=git_repo)
         assert done.code == 0, done.err
+    # trigger: the CronJob read, a Job made, and with --wait read until it ends (here: never)
+    started = run("trigger", "etl2", "--wait", "--timeout", "1s", "--platform",
+                  str(cluster_platform), cwd=git_repo)
+    assert started.code == 1 and "timed out" in started.out + started.err, started.err
     used = set()
     for request in fake.requests:
         if request.path.endswith("selfsubjectaccessreviews"):
