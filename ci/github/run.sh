@@ -9,6 +9,12 @@
 #   PIPELINECTL_COMMAND=gc              gc (a dry run): its table into the job summary and into
 #                                       a file, the step's output `report` (for an artifact)
 #   PIPELINECTL_COMMAND=gc-apply        gc --apply; its table into the job summary
+#   PIPELINECTL_COMMAND=trigger         trigger --wait PIPELINECTL_PIPELINE_INPUT, a --param per
+#                                       word of PIPELINECTL_PARAMS_INPUT (NAME=VALUE words
+#                                       separated by whitespace, never evaluated), with
+#                                       PIPELINECTL_LOGICAL_DATE_INPUT when set; its report
+#                                       into the job summary
+#   PIPELINECTL_COMMAND=health          status --check; its report into the job summary
 # PIPELINECTL_PLATFORM_INPUT, when set, is the platform config; PIPELINECTL_MR_INPUT, when set,
 # the pull request of preview-deploy and preview-delete. Exit code: pipelinectl's.
 set -euo pipefail
@@ -73,9 +79,30 @@ case "${PIPELINECTL_COMMAND:-}" in
   gc-apply)
     reported "gc --apply" gc --apply
     ;;
+  trigger)
+    if [ -z "${PIPELINECTL_PIPELINE_INPUT:-}" ]; then
+      echo "::error title=pipelinectl::the trigger command needs the action's pipeline input" >&2
+      exit 2
+    fi
+    run=(--wait)
+    if [ -n "${PIPELINECTL_LOGICAL_DATE_INPUT:-}" ]; then
+      run+=("--logical-date=$PIPELINECTL_LOGICAL_DATE_INPUT")
+    fi
+    # The params' words (read splits at spaces, tabs, newlines; it neither globs nor expands),
+    # each one --param=WORD: a value starting with - stays a value.
+    words=()
+    IFS=$' \t\r\n' read -r -d '' -a words <<<"${PIPELINECTL_PARAMS_INPUT:-}" || true
+    for word in ${words[@]+"${words[@]}"}; do
+      run+=("--param=$word")
+    done
+    reported trigger trigger "${run[@]}" -- "$PIPELINECTL_PIPELINE_INPUT"
+    ;;
+  health)
+    reported "status --check" status --check
+    ;;
   *)
     echo "::error title=pipelinectl::the action's command input must be check, deploy," \
-      "preview-deploy, preview-delete, preview-prune, gc or gc-apply" >&2
+      "preview-deploy, preview-delete, preview-prune, gc, gc-apply, trigger or health" >&2
     exit 2
     ;;
 esac

@@ -6,16 +6,20 @@ file. Deploys go to the real registry and the fake API server."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 import pipelinectl
 from pipelinectl.deploy import state
+from tests.support import fakeruns
 from tests.support.citools import (
     DOCKER,
     OLD_CREATED,
@@ -112,6 +116,13 @@ def test_the_example_caller_passes_inputs_the_workflow_has() -> None:
     assert "closed" in events["pull_request"]["types"]
     assert set(events["push"]["branches"]) == set(json.loads(job["with"]["environments"]))
     assert events["schedule"]
+    # Run workflow: the caller's own workflow_dispatch inputs, passed as the workflow's.
+    dispatch = events["workflow_dispatch"]["inputs"]
+    assert set(dispatch) == {"pipeline", "params", "logical-date"}
+    for name in dispatch:
+        assert job["with"][name] == "${{ inputs." + name + " }}"
+        assert call["inputs"][name] == {**call["inputs"][name], "type": "string", "default": ""}
+    assert job["with"]["health"] is True and call["inputs"]["health"]["default"] is False
 
 
 # -- which jobs an event runs, as GitHub evaluates the workflow's expressions ----------------
@@ -187,6 +198,46 @@ def test_schedules_collect_the_registrys_garbage_only_with_gc_on() -> None:
     assert "gc" not in jobs_run("schedule")  # off by default
 
 
+def test_dispatch_runs_a_pipeline_as_the_branchs_environment() -> None:
+    mapping = '{"main": "dev", "production": "production"}'
+    assert jobs_run("workflow_dispatch", pipeline="cases") == {
+        "run": {"environment": "production", "group": ""}}
+    assert jobs_run("workflow_dispatch", pipeline="cases", environments=mapping) == {
+        "run": {"environment": "dev", "group": ""}}
+    assert jobs_run("workflow_dispatch", ref_name="production", pipeline="cases",
+                    environments=mapping) == {
+        "run": {"environment": "production", "group": ""}}
+    # no pipeline, or a branch with no environment: nothing runs (and nothing deploys)
+    assert jobs_run("workflow_dispatch") == {}
+    assert jobs_run("workflow_dispatch", ref_name="feature", pipeline="cases",
+                    environments=mapping) == {}
+    # only a dispatch runs a pipeline, whatever the inputs
+    for event in ("push", "schedule", "pull_request"):
+        assert "run" not in jobs_run(event, pipeline="cases", action="opened")
+
+
+def test_schedules_check_run_health_only_with_health_on() -> None:
+    mapping = '{"main": "dev", "production": "production"}'
+    assert jobs_run("schedule", health=True) == {
+        "health": {"environment": "production", "group": ""}}
+    assert jobs_run("schedule", health=True, environments=mapping, previews=True) == {
+        "preview-prune": {"environment": "preview", "group": ""},
+        "health": {"environment": "dev", "group": ""}}
+    assert jobs_run("schedule") == {}  # off by default
+    assert jobs_run("schedule", ref_name="feature", health=True, environments=mapping) == {}
+    for event in ("push", "pull_request", "workflow_dispatch"):
+        assert "health" not in jobs_run(event, health=True, action="opened")
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    assert steps["health"]["steps"][-1]["with"]["command"] == "health"
+    assert steps["run"]["steps"][-1]["with"] == {
+        "command": "trigger", "pipeline": "${{ inputs.pipeline }}",
+        "params": "${{ inputs.params }}", "logical-date": "${{ inputs.logical-date }}",
+        "platform": "${{ inputs.platform }}"}
+    for name in ("run", "health"):
+        assert steps[name]["permissions"] == {"contents": "read"}
+        assert steps[name]["environment"] == steps["deploy"]["environment"]
+
+
 def test_the_gc_job_keeps_the_dry_run_before_deleting() -> None:
     job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["gc"]
     assert job["concurrency"]["cancel-in-progress"] is False
@@ -223,15 +274,21 @@ def checkout(tmp_path: Path, tool_image: str) -> Path:
 
 
 def action_step(checkout: Path, command: str, ref: str = "main", mr: str = "",
+                inputs: dict[str, str] | None = None,
                 **github: str) -> tuple[subprocess.CompletedProcess[str], str]:
     """The action's one step with its inputs (command, merge-request), in the tool image as
     GitHub runs a container job's step: workspace mounted, runner's docker socket, GITHUB_*
-    variables (`github`: more of them, e.g. GITHUB_BASE_REF). Returns the result and what the
-    step appended to the job summary."""
+    variables (`github`: more of them, e.g. GITHUB_BASE_REF); `inputs`: the trigger command's
+    (pipeline, params, logical-date). Returns the result and what the step appended to the job
+    summary."""
     step = yaml.safe_load(ACTION.read_text())["runs"]["steps"][0]
     assert step["env"] == {"PIPELINECTL_COMMAND": "${{ inputs.command }}",
                            "PIPELINECTL_MR_INPUT": "${{ inputs.merge-request }}",
-                           "PIPELINECTL_PLATFORM_INPUT": "${{ inputs.platform }}"}
+                           "PIPELINECTL_PLATFORM_INPUT": "${{ inputs.platform }}",
+                           "PIPELINECTL_PIPELINE_INPUT": "${{ inputs.pipeline }}",
+                           "PIPELINECTL_PARAMS_INPUT": "${{ inputs.params }}",
+                           "PIPELINECTL_LOGICAL_DATE_INPUT": "${{ inputs.logical-date }}"}
+    given = inputs or {}
     shared = checkout.parent
     summary = shared / "summary.md"
     summary.write_text("")
@@ -241,7 +298,10 @@ def action_step(checkout: Path, command: str, ref: str = "main", mr: str = "",
            "GITHUB_ACTION_PATH": "/action", "GITHUB_STEP_SUMMARY": str(summary),
            "RUNNER_TEMP": str(shared / "runner-temp"), "GITHUB_REF_NAME": ref,
            "GITHUB_REPOSITORY": "epi/covid", "GITHUB_SHA": git(checkout, "rev-parse", "HEAD"),
-           "KUBECONFIG": str(shared / "kubeconfig"), **github}
+           "KUBECONFIG": str(shared / "kubeconfig"),
+           "PIPELINECTL_PIPELINE_INPUT": given.get("pipeline", ""),
+           "PIPELINECTL_PARAMS_INPUT": given.get("params", ""),
+           "PIPELINECTL_LOGICAL_DATE_INPUT": given.get("logical-date", ""), **github}
     argv = [DOCKER, "run", "--rm", "--network", "host",
             "-v", "/var/run/docker.sock:/var/run/docker.sock",
             "-v", f"{REPO / 'ci' / 'github'}:/action:ro", "-v", f"{shared}:{shared}",
@@ -311,8 +371,8 @@ def test_an_unknown_command_is_refused(checkout: Path) -> None:
     done, summary = action_step(checkout, "destroy")
     assert done.returncode == 2
     assert done.stderr == ("::error title=pipelinectl::the action's command input must be "
-                           "check, deploy, preview-deploy, preview-delete, preview-prune, gc "
-                           "or gc-apply\n")
+                           "check, deploy, preview-deploy, preview-delete, preview-prune, gc, "
+                           "gc-apply, trigger or health\n")
     assert summary == ""
 
 
@@ -461,3 +521,129 @@ def test_gc_deletes_only_what_no_deploy_needs_after_a_dry_run(
     assert not stored(registry, "epi/cases", unneeded)
     assert stored(registry, "epi/cases", old_deployed) and stored(registry, "epi/cases", deployed)
     assert len(epi_cluster.writes()) == writes  # gc writes nothing to the cluster
+
+
+# -- a run started by hand (workflow_dispatch) and run health (schedule) -----------------------
+
+PARAMS = """\
+params:
+  region: {default: all, enum: [all, north, south], description: Region to recompute}
+  note: {default: none}
+"""
+
+
+@pytest.fixture
+def with_params(tmp_path: Path, tool_image: str, epi_cluster: FakeKube) -> Path:
+    checkout = team_repository(tmp_path, f"{HOST}/{PREFIX}/github-run-{tmp_path.name}", {
+        "cases/pipeline.yaml": SPEC.format(schedule="0 6 * * *") + PARAMS})
+    deployed, _ = action_step(checkout, "deploy")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    return checkout
+
+
+def manual_jobs(cluster: FakeKube) -> list[dict[str, Any]]:
+    return [job for (_, plural, _, _), job in cluster.objects.items() if plural == "jobs"
+            and job["metadata"].get("labels", {}).get("pipelinectl.io/trigger") == "manual"]
+
+
+def finish_jobs(cluster: FakeKube, condition: dict[str, str]) -> threading.Event:
+    """Plays the Job controller until the returned event is set: every Job without a status
+    gets `condition`."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(0.2):
+            for (_, plural, namespace, _), job in list(cluster.objects.items()):
+                if plural == "jobs" and not job.get("status"):
+                    job = json.loads(json.dumps(job))
+                    job["status"] = {"conditions": [{**condition, "status": "True"}]}
+                    cluster.put(("batch", "v1", "jobs"), namespace, job,
+                                manager="kube-controller-manager")
+
+    threading.Thread(target=loop, daemon=True).start()
+    return stop
+
+
+def test_trigger_runs_the_pipeline_with_hostile_params_as_words(
+        with_params: Path, epi_cluster: FakeKube) -> None:
+    stop = finish_jobs(epi_cluster, {"type": "Complete"})
+    try:
+        dispatch = {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "octocat"}
+        done, summary = action_step(with_params, "trigger", inputs={
+            "pipeline": "cases", "params": "note=$(id);*\n\t region=north\r\n",
+            "logical-date": "2026-03-31"}, **dispatch)
+        assert done.returncode == 0, done.stdout + done.stderr
+        [job] = manual_jobs(epi_cluster)
+        name = job["metadata"]["name"]
+        [container] = job["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["PIPELINECTL_PARAM_NOTE"] == "$(id);*"  # no substitution, no globbing
+        assert env["PIPELINECTL_PARAM_REGION"] == "north"
+        assert env["PIPELINECTL_LOGICAL_DATE"] == "2026-03-31T00:00:00+00:00"
+        assert job["metadata"]["annotations"]["pipelinectl.io/triggered-by"] == "octocat"
+        assert summary.startswith("### pipelinectl trigger\n\n~~~~~~~~\nstarted cases: Job "
+                                  f"{name} in namespace epi ("), summary
+        assert summary.endswith(f"Job {name} succeeded\n~~~~~~~~\n"), summary
+
+        # Bad input: refused, said in the summary, nothing created.
+        for params, error in (
+                ("a=1; touch /tmp/x", "--param 'a': cases has no such param (its params: "
+                                   "region, note)\n  --param 'touch': not NAME=VALUE\n  "
+                                   "--param '/tmp/x': not NAME=VALUE\n"),
+                ("* region=north", "--param '*': not NAME=VALUE"),
+                ("region=-x", "--param region: '-x' is not one of its enum values")):
+            before = len(epi_cluster.writes())
+            refused, summary = action_step(with_params, "trigger",
+                                           inputs={"pipeline": "cases", "params": params},
+                                           **dispatch)
+            assert refused.returncode == 1, refused.stdout + refused.stderr
+            assert error in summary, summary
+            assert len(epi_cluster.writes()) == before
+        refused, summary = action_step(with_params, "trigger", inputs={"pipeline": "--help"},
+                                       **dispatch)
+        assert refused.returncode == 1 and "no pipeline named '--help'" in summary, summary
+        missing, summary = action_step(with_params, "trigger", **dispatch)
+        assert missing.returncode == 2 and summary == ""
+        assert "needs the action's pipeline input" in missing.stderr
+        assert len(manual_jobs(epi_cluster)) == 1
+    finally:
+        stop.set()
+
+    failing = finish_jobs(epi_cluster, {"type": "Failed", "reason": "BackoffLimitExceeded"})
+    try:
+        failed, summary = action_step(with_params, "trigger", inputs={"pipeline": "cases"},
+                                      GITHUB_EVENT_NAME="workflow_dispatch")
+    finally:
+        failing.set()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "failed: BackoffLimitExceeded\n~~~~~~~~\n" in summary, summary
+
+
+def test_health_fails_on_a_failed_latest_run_and_passes_when_healthy(
+        with_params: Path, epi_cluster: FakeKube) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    tick = now.replace(hour=6, minute=0, second=0, microsecond=0)
+    tick = tick if tick <= now else tick - datetime.timedelta(days=1)
+
+    def at(when: datetime.datetime, seconds: int = 0) -> str:
+        return (when + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    day = datetime.timedelta(days=1)
+    fakeruns.add(epi_cluster, "epi",
+                 fakeruns.job("cases", "cases-1", at(tick - day), "succeeded",
+                              at(tick - day, 2), at(tick - day, 30)),
+                 fakeruns.job("cases", "cases-2", at(tick), "failed", at(tick, 2), at(tick, 30),
+                              reason="BackoffLimitExceeded"))
+    writes = len(epi_cluster.writes())
+    failing, summary = action_step(with_params, "health", GITHUB_EVENT_NAME="schedule")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert summary.startswith("### pipelinectl status --check\n\n~~~~~~~~\n"), summary
+    assert "check: the latest finished run cases-2 failed" in summary, summary
+
+    fakeruns.add(epi_cluster, "epi",
+                 fakeruns.job("cases", "cases-2", at(tick), "succeeded", at(tick, 2),
+                              at(tick, 60)))
+    healthy, summary = action_step(with_params, "health", GITHUB_EVENT_NAME="schedule")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "check: ok" in summary, summary
+    assert len(epi_cluster.writes()) == writes  # health only reads

@@ -94,7 +94,10 @@ def test_the_template_is_valid_gitlab_ci_once_included(project: Path, tmp_path: 
         assert deploy["resource_group"] == "pipelinectl-production"
         assert deploy["environment"] == {"name": "production"}
         assert deploy["variables"]["GIT_DEPTH"] == "0"
-        assert deploy["rules"] == [{"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && '
+        assert deploy["rules"] == [{"if": '$PIPELINECTL_PIPELINE && ($CI_PIPELINE_SOURCE == '
+                                          '"web" || $CI_PIPELINE_SOURCE == "api")',
+                                    "when": "never"},  # a run by hand: pipelinectl-run
+                                   {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && '
                                           '($CI_PIPELINE_SOURCE == "push" || '
                                           '$CI_PIPELINE_SOURCE == "web")'}]
         if "docker-services" in inputs:

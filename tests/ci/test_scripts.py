@@ -41,7 +41,8 @@ def template_scripts() -> list[str]:
     # word (the text is then split into words, as an input of several options means).
     return [re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]",
                    lambda m: "INPUT_" + m.group(1).replace("-", "_"), "\n".join(job["script"]))
-            for name, job in body.items() if not name.startswith(".")]
+            for name, job in body.items()
+            if not name.startswith(".") and name not in ("variables", "default", "workflow")]
 
 
 def test_the_scripts_pass_shellcheck() -> None:
