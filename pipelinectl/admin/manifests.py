@@ -33,7 +33,8 @@ DEPLOYER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # create and update: the deploy lease (deploy/lease.py), taken by compare-and-swap
     ("", "configmaps", ("create", "delete", "get", "list", "patch", "update")),
     ("", "secrets", ("get",)),
-    ("batch", "jobs", ("list",)),
+    # create: trigger and backfills; get, update: a backfill's Job, found and suspended
+    ("batch", "jobs", ("create", "get", "list", "update")),
     ("", "pods", ("list",)),  # status: why a run failed (exit codes, OOMKilled, image pulls)
 )
 

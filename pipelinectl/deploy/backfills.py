@@ -223,8 +223,9 @@ def _of_job(key: str, entry: state.Backfill, job: Mapping[str, Any]) -> Progress
     counts = progress(job)
     notes = _dict(_dict(job.get("metadata")).get("annotations"))
     dates = str(notes.get(BACKFILL_DATES_ANNOTATION) or "").split(",")
-    failed = tuple(dates[i] if i < len(dates) else f"index {i}" for i in counts["failed"])
     runs = _int(_dict(job.get("spec")).get("completions"), entry.ticks)
+    failed = tuple(dates[i] if i < len(dates) else f"index {i}" for i in counts["failed"]
+                   if i < runs)  # an index the Job cannot have is not believed
     return Progress(key, entry.job, runs, counts["done"], counts["running"], failed,
                     bool(_dict(job.get("spec")).get("suspend")), finished(job))
 

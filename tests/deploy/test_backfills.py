@@ -209,3 +209,39 @@ def test_job_names_fit_63_characters(pipeline: str, key: str, expected: str) -> 
     name = backfill.job_name(pipeline, key)
     assert len(name) <= 63 and name.startswith(expected)
     assert backfill.job_name(pipeline, key[:-1] + "b") != name
+
+
+def test_the_job_is_a_valid_kubernetes_job(repo: Path, fake: FakeKube, tmp_path: Path) -> None:
+    import kubernetes_validate
+
+    commit(repo, HEAD + Q1)
+    [item] = core.desired_of(repo)
+    [planned] = item.backfills
+    job = backfill.job(item.objects[0], planned)
+    kubernetes_validate.validate(job, kubernetes_validate.utils.latest_version(), strict=True)
+
+
+def test_progress_reads_a_hostile_job_status_as_absent() -> None:
+    from pipelinectl.deploy import backfills
+
+    record = state.State("cases", "default", "epi/covid", state.Deploy("r", "d", "i", "p", "t"),
+                         backfills={"fix": state.Backfill("cases-bf-fix", 3, "t")})
+    labels = {"app.kubernetes.io/managed-by": "pipelinectl", "pipelinectl.io/pipeline": "cases",
+              "pipelinectl.io/team": "default", "pipelinectl.io/trigger": "backfill",
+              "pipelinectl.io/backfill": "fix"}
+    job: dict[str, Any] = {
+        "metadata": {"name": "cases-bf-fix", "labels": labels,
+                     "annotations": {"pipelinectl.io/backfill-dates": "a,b,c"}},
+        "spec": {"completionMode": "Indexed", "completions": 3, "suspend": True},
+        "status": {"succeeded": "2", "active": True, "failedIndexes": "1,2,9-99999999"}}
+    [found] = backfills.progress_of(record, [job])
+    assert found.line() == "backfill fix: 0 of 3 done, 0 running, failed: none, stopped " \
+        "(suspended)"
+    job["status"] = {"succeeded": 1, "active": 1, "failedIndexes": "2,7"}
+    assert backfills.progress_of(record, [job])[0].line() == \
+        "backfill fix: 1 of 3 done, 1 running, failed: c, stopped (suspended)"
+    labels["pipelinectl.io/team"] = "other"  # not this pipeline's: as if gone
+    assert backfills.progress_of(record, [job])[0].line() == \
+        "backfill fix: its Job cases-bf-fix is gone"
+    assert backfills.indexes("1,3-5,7") == [1, 3, 4, 5, 7]
+    assert backfills.indexes("5-3") == [] and backfills.indexes("x") == []
