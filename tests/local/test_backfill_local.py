@@ -87,6 +87,9 @@ def test_a_backfill_of_three_ticks_runs_in_docker(repo: Path, run) -> None:
     status = run("status", cwd=repo)
     assert ("  backfill fix-march: 2 of 3 done, 0 running, failed: "
             "2026-03-02T05:30:00+00:00, finished") in status.out.splitlines(), status.out
+    assert "  run recount-bf-fix-march-1: failed after" in status.out, status.out
+    assert json.loads(run("status", "--format", "json", cwd=repo).out)["pipelines"][0][
+        "runs"][0]["trigger"] == "backfill"
     again = run("deploy", cwd=repo)  # never twice
     assert again.code == 0 and "backfill" not in again.out
     assert len(recorded_jobs(repo)) == 3
