@@ -38,11 +38,24 @@ ENV_LOGICAL_DATE: Final = "PIPELINECTL_LOGICAL_DATE"
 WORKSPACE: Final = "/workspace"  # the folder the tasks of one run share
 
 # -- runs started by hand (`pipelinectl trigger`) -----------------------------------------------
-TRIGGER_LABEL: Final = "pipelinectl.io/trigger"  # on a Job trigger made: "manual"
+TRIGGER_LABEL: Final = "pipelinectl.io/trigger"  # on a Job trigger made: "manual", or "backfill"
 TRIGGER_MANUAL: Final = "manual"
 TRIGGERED_BY_ANNOTATION: Final = "pipelinectl.io/triggered-by"  # who: CI user or local user
 # What Kubernetes itself puts on a Job made from a CronJob by hand (kubectl create job --from).
 INSTANTIATE_ANNOTATION: Final = "cronjob.kubernetes.io/instantiate"
+# -- backfills (pipeline.yaml `backfills:`): re-runs of past ticks, started by a deploy ---------
+TRIGGER_BACKFILL: Final = "backfill"  # the trigger label of a backfill's Job (or local run)
+BACKFILL_LABEL: Final = "pipelinectl.io/backfill"  # its id
+BACKFILL_JOB_INFIX: Final = "-bf-"  # <pipeline>-bf-<id>: the Indexed Job of a backfill
+# On a backfill's Job: its logical dates (ISO 8601, UTC), comma-separated, in index order.
+BACKFILL_DATES_ANNOTATION: Final = "pipelinectl.io/backfill-dates"
+# On a CronJob: the backfills its deploy starts ({id: [runs, first, last, max_parallel]}),
+# so that `plan` tells them from a rendering alone.
+BACKFILLS_ANNOTATION: Final = "pipelinectl.io/backfills"
+# Every task of a backfill's run: the dates (as the annotation), and Kubernetes' own index of
+# the run (an Indexed Job sets it): the run's logical date is dates[index].
+ENV_BACKFILL_DATES: Final = "PIPELINECTL_BACKFILL_DATES"
+ENV_COMPLETION_INDEX: Final = "JOB_COMPLETION_INDEX"
 TRIGGERS_DIR: Final = "triggers"  # local platform: <kubernetes.directory>/<namespace>/triggers
 
 # -- runs: what Kubernetes and pipelinectl put on a pipeline's Jobs -----------------------------

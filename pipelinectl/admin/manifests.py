@@ -33,7 +33,9 @@ DEPLOYER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # create and update: the deploy lease (deploy/lease.py), taken by compare-and-swap
     ("", "configmaps", ("create", "delete", "get", "list", "patch", "update")),
     ("", "secrets", ("get",)),
-    ("batch", "jobs", ("create", "get", "list")),  # trigger makes one and follows it
+    # create: trigger and backfills; get: trigger --wait and a backfill's Job found;
+    # update: a backfill's Job suspended
+    ("batch", "jobs", ("create", "get", "list", "update")),
     ("", "pods", ("list",)),  # status: why a run failed (exit codes, OOMKilled, image pulls)
 )
 

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from pipelinectl import wiring
 from pipelinectl.build import imagebuild
+from pipelinectl.commands import backfill
 from pipelinectl.deploy import engine
-from pipelinectl.errors import EXIT_OK, UserError
+from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError
 from pipelinectl.render.desired import dag_places, desired
 from pipelinectl.spec.platform import Platform
+from pipelinectl.textsafe import inline
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         _refuse_missing(built, everywhere, environment, git.commit)
     images = {(config.teams[o.plan.pipeline.metadata.team].namespace, o.plan.name): o
               for o in built}
+    if config.kubernetes_directory is not None:
+        backfill.refuse_secrets([o.plan.pipeline for o in built])
     revision = wiring.revisions(root, [o.plan.pipeline for o in built])
     wanted = [desired(o.plan.pipeline, config, _reference(o), revision[o.plan.pipeline.file])
               for o in built]
@@ -57,9 +61,30 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     for result in outcomes:
         image = None if result.removed else images.get((result.namespace, result.pipeline))
         _say(result, image)
+    failed = _run_local_backfills(outcomes, images, root, config, environ)
     sys.stderr.write(f"deployed {git.commit[:12]} to {environment}"
                      + (" (forced past the stale-commit guard)" if args.force else "") + "\n")
-    return EXIT_OK
+    return EXIT_USER if failed else EXIT_OK
+
+
+def _run_local_backfills(outcomes: list[engine.DeployOutcome],
+                         images: Mapping[tuple[str, str], imagebuild.ImageOutcome], root: Path,
+                         config: Platform, environ: Mapping[str, str]) -> int:
+    """The local platform: the backfills the deploy started run now, in docker (the deploy
+    is recorded first: an id runs once). The number of runs that failed."""
+    failed = 0
+    cluster = wiring.cluster(config, root, environ) if any(
+        o.local_backfills for o in outcomes) else None
+    for result in outcomes:
+        built = images.get((result.namespace, result.pipeline))
+        for planned in result.local_backfills:
+            assert cluster is not None and built is not None
+            done, bad = backfill.run_all(root, built.plan.pipeline, cluster, result.namespace,
+                                         _reference(built), planned, environ)
+            sys.stdout.write(f"backfill {planned.id}: {done} of {len(planned.ticks)} runs "
+                             f"succeeded" + (f", {bad} failed" if bad else "") + "\n")
+            failed += bad
+    return failed
 
 
 def _refuse_missing(built: list[imagebuild.ImageOutcome], config: Platform, environment: str,
@@ -122,3 +147,5 @@ def _say(result: engine.DeployOutcome, image: imagebuild.ImageOutcome | None) ->
                      f"{f'image {action}; ' if image else ''}{what}\n")
     for note in result.restored:  # a pause or resume by hand, undone: said, not silent
         sys.stdout.write(note + "\n")
+    for note in result.backfills:
+        sys.stdout.write(f"{result.pipeline}: {inline(note)}\n")

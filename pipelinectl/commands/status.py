@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipelinectl import wiring
-from pipelinectl.deploy import health, jobruns
+from pipelinectl.deploy import backfills, health, jobruns
 from pipelinectl.deploy.health import Observed, Report
 from pipelinectl.deploy.ports import Cluster
 from pipelinectl.deploy.runs import Run
@@ -25,7 +25,7 @@ from pipelinectl.errors import EXIT_OK, EXIT_USER
 from pipelinectl.render.airflow import dag_id
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.textsafe import inline
-from pipelinectl.vocabulary import MANAGED_BY, MANAGER
+from pipelinectl.vocabulary import MANAGED_BY, MANAGER, TRIGGER_BACKFILL, TRIGGER_LABEL
 
 next_run = health.next_run  # the next tick of a live CronJob, as a line says it
 MANAGED = f"{MANAGED_BY}={MANAGER}"
@@ -45,6 +45,7 @@ class _Namespace:
 
     cronjobs: dict[str, dict[str, Any]]
     runs: dict[str, list[Run]]
+    backfills: list[dict[str, Any]]  # the backfills' Jobs (local: their runs' records)
     # A folder platform: nothing runs its CronJobs; its runs are those `pipelinectl trigger`
     # ran in docker and recorded as Job files.
     local: bool
@@ -78,8 +79,12 @@ def _read(cluster: Cluster, found: list[tuple[Pipeline, str, State | None]]
         cronjobs = {str(o.get("metadata", {}).get("name")): o
                     for o in cluster.list("CronJob", namespace, MANAGED)}
         pods = [] if local else cluster.list("Pod", namespace, MANAGED)
-        runs = jobruns.by_pipeline(cluster.list("Job", namespace, MANAGED), pods)
-        read[namespace] = _Namespace(cronjobs, runs, local)
+        jobs = cluster.list("Job", namespace, MANAGED)
+        runs = jobruns.by_pipeline([j for j in jobs if not backfills.is_indexed_backfill(j)],
+                                   pods)
+        read[namespace] = _Namespace(cronjobs, runs, [j for j in jobs if (
+            j.get("metadata") or {}).get("labels", {}).get(TRIGGER_LABEL) == TRIGGER_BACKFILL],
+            local)
     return read
 
 
@@ -100,6 +105,9 @@ def _report(pipeline: Pipeline, namespace: str, record: State | None,
     else:
         observed = health.observe_cronjob(live.cronjobs.get(name), live.runs.get(name, []),
                                           record, now)
+    if record is not None and record.backfills and live is not None:
+        observed = replace(observed, backfills=tuple(backfills.progress_of(record,
+                                                                           live.backfills)))
     return health.report(name, pipeline.metadata.team, namespace, engine, record, observed, now)
 
 

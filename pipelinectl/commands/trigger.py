@@ -231,9 +231,10 @@ def _have_image(docker: Any, image: str) -> None:
 
 def _record(cluster: Cluster, pipeline: Pipeline, namespace: str, name: str,
             env: Mapping[str, str], who: str, now: datetime.datetime,
-            image: str) -> dict[str, Any]:
-    """The run as a Job object in the platform's folder, before any container starts."""
-    labels = {**ownership.labels_of(pipeline), TRIGGER_LABEL: TRIGGER_MANUAL}
+            image: str, marks: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The run as a Job object in the platform's folder, before any container starts;
+    `marks`: its trigger labels (default: a manual run)."""
+    labels = {**ownership.labels_of(pipeline), **(marks or {TRIGGER_LABEL: TRIGGER_MANUAL})}
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": namespace, "labels": labels,

@@ -25,13 +25,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelinectl.deploy import drift, lease, state
+from pipelinectl.deploy import backfills, drift, lease, state
 from pipelinectl.deploy.ports import Cluster, Delivery, History
 from pipelinectl.deploy.state import Item, State
 from pipelinectl.errors import UserError
+from pipelinectl.render.backfill import Planned
 from pipelinectl.render.dagfile import owned_by
 from pipelinectl.render.desired import Desired
 from pipelinectl.vocabulary import (
+    BACKFILL_LABEL,
     DAG_FILE_API,
     DAG_FILE_KIND,
     MANAGED_BY,
@@ -98,12 +100,16 @@ class DeployOutcome:
     recorded: bool = False
     removed: bool = False  # the pipeline is gone from the repository: pruned with its state
     restored: list[str] = field(default_factory=list)  # pauses put back to git's value
+    backfills: list[str] = field(default_factory=list)  # what the deploy did about them
+    # The local platform's backfills to run in docker now (commands/backfill.py).
+    local_backfills: list[Planned] = field(default_factory=list)
 
 
 @dataclass
 class _Live:
     objects: dict[tuple[str, str], dict[str, Any]]  # (kind, name) -> object
     states: dict[str, State]
+    jobs: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # backfills' Jobs
 
 
 @dataclass
@@ -116,12 +122,14 @@ class _Batch:
     writes: dict[str, str] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # state objects to apply
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # backfills' Jobs to create
+    stops: list[dict[str, Any]] = field(default_factory=list)  # backfills' Jobs to suspend
     forget: list[tuple[str, str]] = field(default_factory=list)  # (namespace, pipeline)
     notes: list[str] = field(default_factory=list)  # what the deploy tells, once
 
     def empty(self) -> bool:
         return not (self.applies or self.removals or self.writes or self.deletes or
-                    self.records or self.forget)
+                    self.records or self.forget or self.jobs or self.stops)
 
 
 def inventory(desired: Desired, delivery: str = "") -> tuple[Item, ...]:
@@ -171,11 +179,42 @@ def _decide(desired: list[Desired], wanted: list[str], teams: set[str], ctx: Dep
         recorded = lease.deployed_commit(live[namespace].objects.get(("ConfigMap", name)))
         _forward(recorded, ctx, f"the repository's last deploy to {namespace}", namespace)
     _refuse(_preflight(desired, live, ctx))
+    _read_jobs(ctx, desired, live)
     batch = _Batch()
     outcomes = [_deploy_one(item, live, ctx, batch) for item in desired]
     if prune_removed:
         outcomes += _remove_gone(desired, live, ctx, batch, teams)
+    _refuse(_backfill_preflight(batch, ctx))
     return outcomes, batch
+
+
+def _read_jobs(ctx: DeployContext, desired: list[Desired], live: Mapping[str, _Live]) -> None:
+    """The backfills' Jobs, one list per namespace where a pipeline declares or records one
+    (no request at all where none does)."""
+    places = {d.namespace for d in desired
+              if backfills.wanted(d, live[d.namespace].states.get(d.pipeline))}
+    places |= {ns for ns, found in live.items() if any(s.backfills for s in found.states.values())}
+    for namespace in sorted(places):
+        live[namespace].jobs = backfills.by_name(
+            ctx.cluster.list("Job", namespace, backfills.SELECTOR))
+
+
+def _backfill_preflight(batch: _Batch, ctx: DeployContext) -> list[str]:
+    """The Jobs a deploy creates and suspends: allowed, and no name taken by a Job that is
+    not that backfill's (checked before the first write, like every preflight)."""
+    problems = []
+    for verb, jobs in (("create", batch.jobs), ("update", batch.stops)):
+        for namespace in sorted({j["metadata"]["namespace"] for j in jobs}):
+            if not ctx.cluster.allowed(verb, "Job", namespace):
+                problems.append(f"the deploy credentials may not {verb} Job objects in "
+                                f"namespace {namespace} (backfills)")
+    for job in batch.jobs:
+        meta = job["metadata"]
+        if ctx.cluster.get("Job", meta["namespace"], meta["name"]) is not None:
+            problems.append(f"Job {meta['namespace']}/{meta['name']} exists and is not "
+                            f"backfill {meta['labels'].get(BACKFILL_LABEL)!r} of this "
+                            "pipeline: it is never overwritten")
+    return problems
 
 
 def _read_all(ctx: DeployContext, namespaces: list[str], teams: set[str]) -> dict[str, _Live]:
@@ -195,6 +234,14 @@ def _commit(batch: _Batch, ctx: DeployContext) -> None:
         ctx.cluster.apply(obj, None)
     for item in batch.removals:
         ctx.cluster.delete(item.kind, item.namespace, item.name)
+    for job in batch.jobs:  # after the CronJob they are made from
+        if ctx.cluster.create(job) is None:
+            ctx.report(f"warning: Job {job['metadata']['name']} was created meanwhile by "
+                       "someone else: not created again")
+    for job in batch.stops:
+        if ctx.cluster.replace(job) is None:
+            ctx.report(f"warning: Job {job['metadata']['name']} changed meanwhile: not "
+                       "suspended; deploy again to stop it")
     if ctx.delivery is not None and (batch.writes or batch.deletes):
         ctx.delivery.publish(batch.writes, sorted(batch.deletes),
                              f"pipelinectl deploy {ctx.commit[:12]} ({ctx.environment})",
@@ -330,10 +377,16 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
             outcome.pruned.append(gone)
     deploy = state.Deploy(ctx.commit, item.spec_digest, item.image, ctx.environment,
                           ctx.now, ctx.force, owned, item.paused)
+    started = backfills.decide(item, previous, live[item.namespace].jobs,
+                               ctx.cluster.keeps_jobs, ctx.now)
+    batch.jobs += started.creates
+    batch.stops += started.stops
+    outcome.backfills, outcome.local_backfills = started.notes, started.local
     if previous is None or outcome.applied or outcome.pruned or \
-            _meaning(previous.current) != _meaning(deploy):
+            _meaning(previous.current) != _meaning(deploy) or \
+            dict(previous.backfills) != started.records:
         record = state.recorded(previous, item.pipeline, item.team, ctx.source, deploy,
-                                item.preview)
+                                item.preview, started.records)
         batch.records.append(state.to_configmap(record, item.namespace))
         outcome.recorded = True
     return outcome
@@ -442,6 +495,7 @@ def _remove_states(live: Mapping[str, _Live], ctx: DeployContext, batch: _Batch,
             if not select(namespace, record):
                 continue
             outcome = DeployOutcome(name, namespace, removed=True)
+            _stop_all(ctx, namespace, record, batch, outcome)
             owner = _Owner(name, record.team, namespace, record.preview)
             for gone in record.inventory:
                 if _delete_owned(ctx, gone, owner, live, batch):
@@ -449,6 +503,19 @@ def _remove_states(live: Mapping[str, _Live], ctx: DeployContext, batch: _Batch,
             batch.forget.append((namespace, name))
             outcomes.append(outcome)
     return outcomes
+
+
+def _stop_all(ctx: DeployContext, namespace: str, record: State, batch: _Batch,
+              outcome: DeployOutcome) -> None:
+    """A removed pipeline's backfills stop with it (their Jobs stay, suspended)."""
+    if not record.backfills or not ctx.cluster.keeps_jobs:
+        return
+    jobs = backfills.by_name(j for j in (ctx.cluster.get("Job", namespace, b.job)
+                                         for b in record.backfills.values()) if j)
+    gone = Desired(record.pipeline, record.team, namespace, "", "", ())
+    found = backfills.decide(gone, record, jobs, True, ctx.now)
+    batch.stops += found.stops
+    outcome.backfills += found.notes
 
 
 def remove(ctx: DeployContext, namespaces: list[str],

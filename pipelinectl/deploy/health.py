@@ -19,6 +19,7 @@ from croniter import croniter
 from croniter.croniter import CroniterError
 
 from pipelinectl.deploy import drift, runs
+from pipelinectl.deploy.backfills import Progress
 from pipelinectl.deploy.drift import PauseDrift
 from pipelinectl.deploy.runs import Run, Schedule
 from pipelinectl.deploy.state import State
@@ -39,6 +40,7 @@ class Observed:
     due: Schedule | None = None  # a live schedule that is not paused: runs are due
     last_scheduled: datetime.datetime | None = None  # the newest tick the engine started
     start_hint: str = ""  # how to start a run of a paused pipeline
+    backfills: tuple[Progress, ...] = ()  # the recorded backfills' progress
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def lines(found: Report, now: datetime.datetime, check: bool) -> list[str]:
     else:
         shown = runs.newest(observed.runs)
         out += [runs.line(r, now) for r in shown] or ["no runs yet"]
+    out += [b.line() for b in observed.backfills]
     if check:
         out += [f"check: {p}" for p in found.problems] or ["check: ok"]
     return out
@@ -140,6 +143,7 @@ def as_json(found: Report, now: datetime.datetime) -> dict[str, Any]:
         "runs": None if observed.runs is None else
         [runs.as_json(r, now) for r in runs.newest(observed.runs)],
         "runs_note": observed.runs_note or None,
+        "backfills": [b.as_json() for b in observed.backfills],
         "check": {"ok": found.ok, "problems": list(found.problems)},
     }
 

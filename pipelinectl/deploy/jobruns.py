@@ -95,9 +95,10 @@ def logical_date(job: Mapping[str, Any]) -> datetime.datetime | None:
 
 def _trigger(job: Mapping[str, Any]) -> Trigger:
     """By hand: labelled so by `pipelinectl trigger`, or a Job no CronJob made (kubectl
-    create job --from=cronjob makes a Job owned by no one)."""
-    if _labels(job).get(TRIGGER_LABEL) == "manual":
-        return "manual"
+    create job --from=cronjob makes a Job owned by no one); a run of a backfill on the local
+    platform is labelled so (a cluster's backfill Job is not one run: status counts it apart)."""
+    if _labels(job).get(TRIGGER_LABEL) in ("manual", "backfill"):
+        return "backfill" if _labels(job)[TRIGGER_LABEL] == "backfill" else "manual"
     if CRONJOB_SCHEDULED_ANNOTATION in _dict(_meta(job).get("annotations")):
         return "schedule"
     return "schedule" if _owner_kind(job) == "CronJob" else "manual"

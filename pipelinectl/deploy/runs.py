@@ -19,7 +19,7 @@ from croniter import croniter
 from croniter.croniter import CroniterError
 
 RunState = Literal["succeeded", "failed", "running", "pending"]
-Trigger = Literal["schedule", "manual"]
+Trigger = Literal["schedule", "manual", "backfill"]
 SHOWN = 5  # runs per pipeline that status shows
 EXIT_CODE = "Error"  # the reason of a task that exited non-zero (Kubernetes' word for it)
 

@@ -75,6 +75,15 @@ class Deploy:
 
 
 @dataclass(frozen=True)
+class Backfill:
+    """A backfill a deploy started: recorded so that no later deploy starts it again."""
+
+    job: str  # what runs it: the Job's name (cronjob engine; the local platform: a prefix)
+    ticks: int  # how many runs
+    started_at: str  # ISO 8601, the deploy's time
+
+
+@dataclass(frozen=True)
 class State:
     pipeline: str
     team: str
@@ -82,6 +91,8 @@ class State:
     current: Deploy
     history: tuple[Deploy, ...] = field(default=())  # newest first, current included
     preview: int | None = None  # the merge request of a preview (docs/how-to/previews.md)
+    # The backfills started and still in pipeline.yaml, by id (absent from older states).
+    backfills: Mapping[str, Backfill] = field(default_factory=dict)
 
     @property
     def inventory(self) -> tuple[Item, ...]:
@@ -93,10 +104,13 @@ def object_name(pipeline: str) -> str:
 
 
 def recorded(previous: State | None, pipeline: str, team: str, source: str,
-             deploy: Deploy, preview: int | None = None) -> State:
-    """The state after `deploy`: it becomes current and heads the history."""
+             deploy: Deploy, preview: int | None = None,
+             backfills: Mapping[str, Backfill] | None = None) -> State:
+    """The state after `deploy`: it becomes current and heads the history; `backfills`
+    (None: the previous ones) are those started and still declared."""
     history = (deploy,) + (previous.history if previous else ())
-    return State(pipeline, team, source, deploy, history[:HISTORY_LIMIT], preview)
+    kept = backfills if backfills is not None else previous.backfills if previous else {}
+    return State(pipeline, team, source, deploy, history[:HISTORY_LIMIT], preview, dict(kept))
 
 
 def to_prune(previous: State | None, inventory: Iterable[Item]) -> list[Item]:
@@ -113,6 +127,10 @@ def to_configmap(state: State, namespace: str) -> dict[str, Any]:
                 "history": [_deploy_dict(d) for d in state.history]}
     labels = {MANAGED_BY: MANAGER, PIPELINE_LABEL: state.pipeline, TEAM_LABEL: state.team,
               STATE_LABEL: "true", ENVIRONMENT_LABEL: state.current.environment}
+    if state.backfills:  # absent when there are none: older readers see the same document
+        document["backfills"] = {key: {"job": b.job, "ticks": b.ticks,
+                                       "started_at": b.started_at}
+                                 for key, b in sorted(state.backfills.items())}
     if state.preview is not None:
         document["preview"] = state.preview
         labels[PREVIEW_LABEL] = str(state.preview)
@@ -139,12 +157,18 @@ def from_configmap(obj: Mapping[str, Any]) -> State:
         return State(str(document["pipeline"]), str(document["team"]),
                      str(document["source"]), _deploy(document["current"]),
                      tuple(_deploy(d) for d in document["history"]),
-                     None if preview is None else int(preview))
+                     None if preview is None else int(preview),
+                     _backfills(document.get("backfills") or {}))
     except StateError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError(f"state object {name} cannot be read ({type(exc).__name__}: {exc})",
                          obj) from None
+
+
+def _backfills(raw: Mapping[str, Any]) -> dict[str, Backfill]:
+    return {str(key): Backfill(str(entry["job"]), int(entry["ticks"]), str(entry["started_at"]))
+            for key, entry in raw.items()}
 
 
 def _deploy_dict(deploy: Deploy) -> dict[str, Any]:

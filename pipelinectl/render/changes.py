@@ -9,6 +9,7 @@ ast.literal_eval, never executed). Two summaries give sentences such as
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ import yaml
 
 from pipelinectl.render.cronjob import UNSCHEDULED_CRON
 from pipelinectl.render.dagfile import pipeline_literal
-from pipelinectl.vocabulary import TASK_ENV
+from pipelinectl.vocabulary import BACKFILLS_ANNOTATION, TASK_ENV
 
 _HIDDEN_ENV = TASK_ENV  # set by pipelinectl in every task: not a change to describe
 
@@ -42,6 +43,8 @@ class Summary:
     paused: bool
     image: str
     tasks: Mapping[str, TaskSummary] = field(default_factory=dict)
+    # The backfills the deploy starts: id -> (runs, first, last, max_parallel)
+    backfills: Mapping[str, tuple[int, str, str, int]] = field(default_factory=dict)
 
 
 def summarize(path: str, text: str) -> Summary:
@@ -53,9 +56,9 @@ def describe(old: Summary | None, new: Summary | None) -> list[str]:
         return []
     if old is None:
         assert new is not None
-        return [f"{new.kind} {new.name} will be created"]
+        return [f"{new.kind} {new.name} will be created"] + _backfills({}, new.backfills)
     if new is None:
-        return [f"{old.kind} {old.name} will be deleted"]
+        return [f"{old.kind} {old.name} will be deleted"] + _backfills(old.backfills, {})
     lines = []
     if old.schedule != new.schedule:
         lines.append(f"schedule {old.schedule or 'none (by hand)'} -> "
@@ -70,7 +73,28 @@ def describe(old: Summary | None, new: Summary | None) -> list[str]:
         lines.append(f"task `{name}` removed")
     for name in sorted(new.tasks.keys() & old.tasks.keys()):
         lines += [f"task `{name}`: {line}" for line in _task(old.tasks[name], new.tasks[name])]
-    return _ordered(lines)
+    return _ordered(lines) + _backfills(old.backfills, new.backfills)
+
+
+def _backfills(old: Mapping[str, tuple[int, str, str, int]],
+               new: Mapping[str, tuple[int, str, str, int]]) -> list[str]:
+    """A backfill the deploy starts, or stops (an id the deployed CronJob lists and the new
+    one does not): its runs, first and last logical date, and parallelism."""
+    lines = []
+    for key in sorted(new.keys() - old.keys()):
+        runs, first, last, parallel = new[key]
+        lines.append(f"backfill {key}: will start {runs} run{'s' if runs != 1 else ''} "
+                     f"({first} .. {last}), at most {parallel} at once")
+    lines += [f"backfill {key}: will stop" for key in sorted(old.keys() - new.keys())]
+    return lines
+
+
+def _backfills_of(meta: Mapping[str, Any]) -> dict[str, tuple[int, str, str, int]]:
+    text = (meta.get("annotations") or {}).get(BACKFILLS_ANNOTATION)
+    if not text:
+        return {}
+    found = json.loads(text)
+    return {str(key): (int(v[0]), str(v[1]), str(v[2]), int(v[3])) for key, v in found.items()}
 
 
 def diff(path: str, old: str | None, new: str | None) -> str:
@@ -128,7 +152,8 @@ def _cronjob(text: str) -> Summary:
             depends_on=(containers[index - 1]["name"],) if index else ())
     return Summary("CronJob", obj["metadata"]["name"], schedule,
                    bool(spec.get("suspend")) and not unscheduled,
-                   str(containers[-1].get("image", "")), tasks)
+                   str(containers[-1].get("image", "")), tasks,
+                   _backfills_of(obj["metadata"]))
 
 
 def _dag(text: str) -> Summary:

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl.render import ownership
+from pipelinectl.render import backfill, ownership
 from pipelinectl.spec import platform
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.units import parse_duration
 from pipelinectl.vocabulary import (
+    BACKFILLS_ANNOTATION,
     ENV_PIPELINE,
     ENV_REVISION,
     ENV_RUN_ID,
@@ -59,11 +60,15 @@ def render(pipeline: Pipeline, target: Target) -> dict[str, Any]:
         raise ValueError(f"{pipeline.metadata.name} uses the {pipeline.resolved_engine} engine")
     owned = ownership.labels_of(pipeline)
     notes = ownership.annotations_of(pipeline, target.revision)
+    started = backfill.planned(pipeline)
+    # On the CronJob only (its scheduled Jobs copy the jobTemplate's annotations, not these).
+    cron_notes = {**notes, BACKFILLS_ANNOTATION: backfill.annotation(started)} if started \
+        else notes
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {"name": pipeline.metadata.name, "namespace": target.namespace,
-                     "labels": owned, "annotations": notes},
+                     "labels": owned, "annotations": cron_notes},
         "spec": {
             **_schedule(pipeline),
             "successfulJobsHistoryLimit": SUCCESSFUL_JOBS_KEPT,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelinectl import placeholders
-from pipelinectl.render import airflow, cronjob, ownership
+from pipelinectl.render import airflow, backfill, cronjob, ownership
 from pipelinectl.render.outputs import relative_path, render_pipeline
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import DagsDelivery, Platform, Team
@@ -34,6 +34,9 @@ class Desired:
     dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
     preview: int | None = None  # the merge request of a preview
     paused: bool | None = None  # the pause as rendered (recorded: deploy/drift.py)
+    # The backfills a deploy starts (render/backfill.py): the cronjob engine's, and on the
+    # local platform also the airflow engine's (run in docker).
+    backfills: tuple[backfill.Planned, ...] = ()
 
 
 def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -> Desired:
@@ -46,17 +49,21 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -
                                 platform.run_as)
         rendered = cronjob.render(pipeline, target)
         return Desired(*common, objects=(rendered,), secrets=secrets, preview=pipeline.preview,
-                       paused=bool(rendered["spec"]["suspend"]))
+                       paused=bool(rendered["spec"]["suspend"]),
+                       backfills=backfill.planned(pipeline))
     source = render_pipeline(pipeline, platform, image, revision).content
     delivery = platform.airflow.dags
     dag = airflow.dag_id(pipeline)
     paused = bool(pipeline.schedule and pipeline.schedule.suspend)  # as the DAG file says
+    # Airflow paces its own backfills (its REST API); the local platform runs them in docker.
+    started = backfill.planned(pipeline) if platform.kubernetes_directory is not None else ()
     if delivery.kind == "configmap":
         return Desired(*common, objects=(dag_configmap(pipeline, delivery.namespace, dag,
                                                        source),), secrets=secrets,
-                       preview=pipeline.preview, paused=paused)
+                       preview=pipeline.preview, paused=paused, backfills=started)
     return Desired(*common, objects=(), secrets=secrets, preview=pipeline.preview,
-                   dag_files=((dag_path(delivery, team, dag), source),), paused=paused)
+                   dag_files=((dag_path(delivery, team, dag), source),), paused=paused,
+                   backfills=started)
 
 
 def dag_folder(delivery: DagsDelivery, team: Team) -> str:

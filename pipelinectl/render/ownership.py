@@ -42,10 +42,11 @@ def spec_digest(pipeline: Pipeline) -> str:
     """sha256 of the pipeline's meaning: the typed spec with defaults applied, not its text.
 
     Comments, key order and quoting do not change it; any setting that reaches a task does.
+    Backfills do not: they start runs of the same tasks, and change nothing deployed.
     """
     document = {f.name: _plain(getattr(pipeline, f.name)) for f in fields(pipeline)
                 if f.name not in ("file", "source", "folder", "document", "environment",
-                                  "preview")}
+                                  "preview", "backfills")}
     if not document["params"]:  # a pipeline without params keeps the digest it always had
         del document["params"]
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -57,6 +57,8 @@ class Context:
 
 
 def check(pipeline: Pipeline, ctx: Context) -> list[Diagnostic]:
+    from pipelinectl.spec import backfills  # it uses this module's cron checks
+
     problems = Collector()
     check_tasks(pipeline, problems)
     check_schedule(pipeline, problems)
@@ -65,6 +67,7 @@ def check(pipeline: Pipeline, ctx: Context) -> list[Diagnostic]:
     check_settings(pipeline, problems, team.max_task_resources if team else None)
     check_labels(pipeline, problems)
     check_params(pipeline, problems)
+    backfills.check_backfills(pipeline, problems)
     repofiles.check(pipeline, ctx.repo_root, ctx.pipeline_dir, problems)
     policy.check(pipeline, ctx.platform, ctx.repo_id, ctx.repo_root, ctx.pipeline_dir,
                  problems)
@@ -405,7 +408,7 @@ def check_params(pipeline: Pipeline, problems: Collector) -> None:
         values = [(param.path + ("default",), param.default)] + [
             (param.path + ("enum", i), value) for i, value in enumerate(param.enum or ())]
         for path, value in values:
-            _check_param_value(pipeline, param.env_name, path, value, problems)
+            check_param_value(pipeline, param.env_name, path, value, problems)
         seen: dict[str, int] = {}
         for i, value in enumerate(param.enum or ()):
             first = seen.setdefault(value, i)
@@ -423,7 +426,7 @@ def check_params(pipeline: Pipeline, problems: Collector) -> None:
                          "make the default one of enum, or add it to enum", "param")
 
 
-def _check_param_value(pipeline: Pipeline, env_name: str, path: JsonPath, value: str,
+def check_param_value(pipeline: Pipeline, env_name: str, path: JsonPath, value: str,
                        problems: Collector) -> None:
     if "\0" in value:
         problems.add(pipeline.source.at(path), f"{show_path(path)}: contains a NUL character",

@@ -1,7 +1,8 @@
 """A pipeline as one environment runs it (docs/reference/pipeline-yaml.md#environments).
 
-The graph and the image are the same in every environment; an environment may change the
-schedule, the task defaults and the notifications. The pipeline's `environments.<name>`
+The graph, the image, the params and the backfills are the same in every environment; an
+environment may change the schedule (and so a backfill's ticks), the task defaults and the
+notifications. The pipeline's `environments.<name>`
 overlay is merged into its document, and the result is built and checked like any pipeline,
 so every message about an overlay value points at the overlay's own line:
 - schedule: the pipeline's schedule (a cron string counts as `{cron: ...}`), suspended when
@@ -17,7 +18,7 @@ import dataclasses
 from typing import Any
 
 from pipelinectl.errors import Collector, Diagnostic, did_you_mean
-from pipelinectl.spec import checks
+from pipelinectl.spec import backfills, checks
 from pipelinectl.spec import model as spec
 from pipelinectl.spec.platform import Platform
 from pipelinectl.spec.yamlio import Document, JsonPath, SourceMap
@@ -50,10 +51,20 @@ def in_environment(pipeline: spec.Pipeline, platform: Platform
     found = Collector(list(problems))
     if env.name in overlay_names(pipeline):
         checks.check_schedule(built, found)
+        if "schedule" in overlay(pipeline, env.name):  # backfills are its schedule's ticks
+            backfills.check_environment_ticks(built, found)
         checks.check_engine(built, found)
         team = platform.teams.get(built.metadata.team)
         checks.check_settings(built, found, team.max_task_resources if team else None)
     return built, found.problems
+
+
+def overlay(pipeline: spec.Pipeline, name: str) -> dict[str, Any]:
+    """The overlay of environment `name` as written ({} when there is none)."""
+    if pipeline.document is None:
+        return {}
+    found = pipeline.document.data.get(KEY, {}).get(name)
+    return found if isinstance(found, dict) else {}
 
 
 def check_names(pipeline: spec.Pipeline, platform: Platform) -> list[Diagnostic]:

@@ -125,6 +125,24 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Backfill:
+    """A bounded re-run of past schedule ticks (docs/reference/pipeline-yaml.md#backfills):
+    the ticks in [from, to] (spec/ticks.py), at most `max_parallel` at once, with `params`
+    (text, as tasks get them) over the params' defaults."""
+
+    index: int
+    id: str
+    start: str  # `from`, YYYY-MM-DD
+    end: str  # `to`, YYYY-MM-DD, inclusive: the whole day
+    max_parallel: int
+    params: Pairs
+
+    @property
+    def path(self) -> JsonPath:
+        return ("backfills", self.index)
+
+
+@dataclass(frozen=True)
 class Pipeline:
     file: str
     source: SourceMap
@@ -145,6 +163,9 @@ class Pipeline:
     document: Document | None = field(default=None, compare=False, repr=False)
     # The values a run may be started with, in file order (the same in every environment).
     params: tuple[Param, ...] = ()
+    # Re-runs of past ticks, in file order (the same in every environment); not part of the
+    # spec digest: adding one changes no task (render/ownership.py).
+    backfills: tuple[Backfill, ...] = ()
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -207,6 +228,8 @@ def build(doc: Document, folder: Path | None = None) -> tuple[Pipeline, list[Dia
         document=doc,
         params=tuple(_param(name, raw, doc.source)
                      for name, raw in data.get("params", {}).items()),
+        backfills=tuple(_backfill(i, raw, doc.source)
+                        for i, raw in enumerate(data.get("backfills", []))),
     )
     return pipeline, problems
 
@@ -240,6 +263,13 @@ def _param(name: str, raw: dict[str, Any], source: SourceMap) -> Param:
                  None if enum is None else tuple(param_text(v, source, path + ("enum", i))
                                                  for i, v in enumerate(enum)),
                  raw.get("description"))
+
+
+def _backfill(index: int, raw: dict[str, Any], source: SourceMap) -> Backfill:
+    path = ("backfills", index, "params")
+    return Backfill(index, raw["id"], raw["from"], raw["to"], raw.get("max_parallel", 1),
+                    tuple((name, param_text(value, source, path + (name,)))
+                          for name, value in raw.get("params", {}).items()))
 
 
 def param_text(value: str | int | float | bool, source: SourceMap, path: JsonPath) -> str:

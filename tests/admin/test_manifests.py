@@ -180,12 +180,16 @@ def test_the_deployer_role_is_exactly_what_the_commands_use(services: None, git_
                                                             fake: FakeKube, tmp_path: Path, run,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    # A full life: deploy, change, rename (prune), then status, history and plan read it all.
+    # A full life: deploy, change, backfill, rename (prune, the backfill stopped), then status,
+    # history and plan read it all.
     core.commit(git_repo, "etl")
     core.run(git_repo, fake, tmp_path)
     core.commit(git_repo, "etl", cron="0 8 * * *")
+    with (git_repo / "etl" / "pipeline.yaml").open("a") as spec:  # a backfill: its Job made
+        spec.write('backfills:\n  - {id: b, from: "2026-01-01", to: "2026-01-03"}\n')
+    git(git_repo, "commit", "-qam", "backfill")
     core.run(git_repo, fake, tmp_path)
-    git(git_repo, "mv", "etl", "etl2")
+    git(git_repo, "mv", "etl", "etl2")  # and suspended when its pipeline goes
     (git_repo / "etl2" / "pipeline.yaml").write_text(
         core.SPEC.format(name="etl2", cron="0 7 * * *", secrets="db"))
     git(git_repo, "commit", "-qam", "rename")

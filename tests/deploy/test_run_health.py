@@ -105,7 +105,7 @@ def test_json_document(deployed: Path, fake: FakeKube, run) -> None:
     assert (document["format"], document["check"]) == (1, {"ok": False, "failing": ["etl"]})
     etl, = document["pipelines"]
     assert set(etl) == {"pipeline", "team", "namespace", "engine", "deployed", "next_run",
-                        "paused", "drift", "runs", "runs_note", "check"}
+                        "paused", "drift", "runs", "runs_note", "backfills", "check"}
     assert etl["deployed"]["image"] == f"127.0.0.1:5000/default/etl@sha256:{'1' * 64}"
     assert etl["deployed"]["environment"] == "production"
     assert etl["paused"] == {"git": False, "live": True}

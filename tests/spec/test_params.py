@@ -72,7 +72,8 @@ def test_no_params_keeps_the_spec_digest() -> None:
 def _plain_document(pipeline: spec.Pipeline) -> dict[str, object]:
     from dataclasses import fields
 
-    skipped = ("file", "source", "folder", "document", "environment", "preview", "params")
+    skipped = ("file", "source", "folder", "document", "environment", "preview", "params",
+               "backfills")
     return {f.name: ownership._plain(getattr(pipeline, f.name)) for f in fields(pipeline)
             if f.name not in skipped}
 
