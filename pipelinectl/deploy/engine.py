@@ -98,6 +98,7 @@ class DeployOutcome:
     recorded: bool = False
     removed: bool = False  # the pipeline is gone from the repository: pruned with its state
     restored: list[str] = field(default_factory=list)  # pauses put back to git's value
+    previous_paused: bool | None = None  # the pause the state recorded before this deploy
 
 
 @dataclass
@@ -302,6 +303,7 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
                 batch: _Batch) -> DeployOutcome:
     outcome = DeployOutcome(item.pipeline, item.namespace)
     previous = live[item.namespace].states.get(item.pipeline)
+    outcome.previous_paused = previous.current.paused if previous is not None else None
     for obj in item.objects:
         meta = obj["metadata"]
         current = live[meta["namespace"]].objects.get((obj["kind"], meta["name"]))
