@@ -425,4 +425,17 @@ def _log_lines(data: Any) -> list[str]:
         text = entry.get("event") if isinstance(entry, dict) else entry
         if isinstance(text, str):
             lines.extend(text.splitlines())
+        if isinstance(entry, dict):  # "Task failed with exception": the exception is here
+            lines.extend(_error_lines(entry.get("error_detail")))
     return lines
+
+
+def _error_lines(detail: Any) -> list[str]:
+    """`ExcType: value` of each exception a structured log event carries."""
+    found = []
+    for item in detail if isinstance(detail, list) else []:
+        kind = item.get("exc_type") if isinstance(item, dict) else None
+        value = item.get("exc_value") if isinstance(item, dict) else None
+        if isinstance(kind, str) and isinstance(value, str):
+            found.extend(f"{kind}: {value}".splitlines())
+    return found
