@@ -327,6 +327,9 @@ def _markdown(entries: list[Entry]) -> str:
         out.append(f"{_heading(entry.title)}\n\n")
         out += [f"- {code_span(word)}\n" for word in entry.words or
                 ["changes outside the summary"]]
+        if entry.old == entry.new:  # a DAG paused by hand: nothing to show in its file
+            out.append("\n")
+            continue
         out.append(f"\n<details><summary>diff</summary>\n\n"
                    f"{fence(changes.diff(entry.path, entry.old, entry.new), 'diff')}"
                    "\n</details>\n\n")

@@ -186,6 +186,10 @@ def test_a_pause_in_airflow_is_drift_and_deploy_restores_it(deployed: Path, run,
     assert plan[0] == f"{NAME} (DAG {DAG}):"
     assert plan[1].startswith("  resumed: the DAG was paused by hand in Airflow (git says "
                               "running), seen at ")
+    note = pipelinectl(run, deployed, "plan", "--format", "markdown").out
+    assert f"**{NAME} (DAG {DAG})**\n\n- `resumed: the DAG was paused by hand in Airflow (git " \
+           "says running), seen at " in note
+    assert "<details>" not in note  # the file is unchanged: no diff to show
     result = pipelinectl(run, deployed, "deploy")
     assert result.code == 0, result.err
     assert result.out.splitlines()[-1] == \
