@@ -253,12 +253,20 @@ class ReadArgs:
 def deployed(args: ReadArgs, environ: Mapping[str, str], cwd: Path
              ) -> tuple[Cluster, list[tuple[Pipeline, str, State | None]]]:
     """The cluster and each pipeline with its namespace and recorded state."""
+    _config, found, pipelines = deployed_on(args, environ, cwd)
+    return found, pipelines
+
+
+def deployed_on(args: ReadArgs, environ: Mapping[str, str], cwd: Path
+                ) -> tuple[Platform, Cluster, list[tuple[Pipeline, str, State | None]]]:
+    """`deployed`, with the platform as the environment (or preview) sees it."""
     loaded = load(args.paths, args.platform, args.repo_id, environ, cwd)
     name = environment(loaded.config, args.environment, environ, loaded.root)
     loaded = loaded.in_environment(name) if args.mr is None else \
         _previewed(loaded, name, args.mr)
     found = cluster(loaded.config, loaded.root, environ)
-    return found, list(state.of_pipelines(found, loaded.config, loaded.pipelines))
+    return loaded.config, found, list(state.of_pipelines(found, loaded.config,
+                                                         loaded.pipelines))
 
 
 def _previewed(loaded: Loaded, base: str, mr: str) -> Loaded:

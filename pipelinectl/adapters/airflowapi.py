@@ -110,10 +110,12 @@ class AirflowRestApi:
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any],
                 logical_date: datetime.datetime | None = None,
-                run_id: str | None = None) -> AirflowRun:
+                run_id: str | None = None, note: str | None = None) -> AirflowRun:
         body: dict[str, Any] = {"logical_date": _iso(logical_date), "conf": dict(conf)}
         if run_id is not None:
             body["dag_run_id"] = run_id
+        if note is not None:
+            body["note"] = note
         found = self._call("POST", _path("dags", dag_id, "dagRuns"), body,
                            missing=f"DAG {dag_id!r}")
         return self._read(found, _run, "POST", "dagRuns")
@@ -384,7 +386,8 @@ def _required_time(data: Any, key: str) -> datetime.datetime:
 
 
 def _dag(data: Any) -> AirflowDag:
-    return AirflowDag(_field(data, "dag_id", str), _field(data, "is_paused", bool))
+    return AirflowDag(_field(data, "dag_id", str), _field(data, "is_paused", bool),
+                      _time(data, "next_dagrun_run_after"))
 
 
 def _run(data: Any) -> AirflowRun:
@@ -422,4 +425,17 @@ def _log_lines(data: Any) -> list[str]:
         text = entry.get("event") if isinstance(entry, dict) else entry
         if isinstance(text, str):
             lines.extend(text.splitlines())
+        if isinstance(entry, dict):  # "Task failed with exception": the exception is here
+            lines.extend(_error_lines(entry.get("error_detail")))
     return lines
+
+
+def _error_lines(detail: Any) -> list[str]:
+    """`ExcType: value` of each exception a structured log event carries."""
+    found = []
+    for item in detail if isinstance(detail, list) else []:
+        kind = item.get("exc_type") if isinstance(item, dict) else None
+        value = item.get("exc_value") if isinstance(item, dict) else None
+        if isinstance(kind, str) and isinstance(value, str):
+            found.extend(f"{kind}: {value}".splitlines())
+    return found

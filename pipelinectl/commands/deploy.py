@@ -15,9 +15,11 @@ from pathlib import Path
 from pipelinectl import wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.commands import backfill
-from pipelinectl.deploy import engine
+from pipelinectl.deploy import dagruns, engine
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError
-from pipelinectl.render.desired import dag_places, desired
+from pipelinectl.render.airflow import dag_id
+from pipelinectl.render.desired import Desired, dag_places, desired
+from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Platform
 from pipelinectl.textsafe import inline
 
@@ -61,6 +63,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     for result in outcomes:
         image = None if result.removed else images.get((result.namespace, result.pipeline))
         _say(result, image)
+    _restore_dag_pauses(config, environ, [o.plan.pipeline for o in built], wanted, outcomes)
     failed = _run_local_backfills(outcomes, images, root, config, environ)
     sys.stderr.write(f"deployed {git.commit[:12]} to {environment}"
                      + (" (forced past the stale-commit guard)" if args.force else "") + "\n")
@@ -149,3 +152,20 @@ def _say(result: engine.DeployOutcome, image: imagebuild.ImageOutcome | None) ->
         sys.stdout.write(note + "\n")
     for note in result.backfills:
         sys.stdout.write(f"{result.pipeline}: {inline(note)}\n")
+
+
+def _restore_dag_pauses(config: Platform, environ: Mapping[str, str],
+                        pipelines: list[Pipeline], wanted: list[Desired],
+                        outcomes: list[engine.DeployOutcome]) -> None:
+    """Airflow keeps a DAG's pause itself (the file's is_paused_upon_creation counts once):
+    with the platform's airflow.api, git's pause is put back through the REST API, and said."""
+    api = wiring.airflow_api(config, environ)
+    if api is None:
+        return
+    before = {(o.namespace, o.pipeline): o.previous_paused for o in outcomes}
+    for pipeline, item in zip(pipelines, wanted, strict=True):
+        if pipeline.resolved_engine == "airflow" and item.paused is not None:
+            note = dagruns.restore_pause(api, dag_id(pipeline), item.pipeline, item.paused,
+                                         before.get((item.namespace, item.pipeline)))
+            if note:
+                sys.stdout.write(note + "\n")

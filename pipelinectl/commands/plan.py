@@ -18,10 +18,11 @@ import yaml
 
 from pipelinectl import files, wiring
 from pipelinectl.build import imagebuild
-from pipelinectl.deploy import drift, state
-from pipelinectl.deploy.ports import Cluster, Delivery
+from pipelinectl.deploy import dagruns, drift, state
+from pipelinectl.deploy.ports import AirflowApi, Cluster, Delivery
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render import changes, outputs
+from pipelinectl.render.airflow import dag_id
 from pipelinectl.render.outputs import MAX_RENDERED_BYTES
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.platform import Environment, Platform
@@ -36,6 +37,7 @@ from pipelinectl.vocabulary import (
 from pipelinectl.yamlout import dump_all
 
 _HEADING = "### pipelinectl plan\n\n"
+DAG_WORD = "dag:"  # marks a drifted entry of a DAG (its own words, not the file's)
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
                   "generation", "selfLink")
 
@@ -84,7 +86,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
             if config.environment is not None and not config.environment.build else \
             ["image rebuild: " + "; ".join(outcome.reasons)]
     present = None if not args.paths else {p.metadata.name for p in pipelines}
-    drifted: dict[str, str] = {}  # path -> a pause done by hand (only against a cluster)
+    # path -> a pause done by hand (only against a cluster): the word the change says, and
+    # why (a DAG's pause lives in Airflow, not in its file: it has an entry of its own)
+    drifted: dict[str, str] = {}
     old = _against_folder(Path(args.against), set(new) if present else None) \
         if args.against else _against_cluster(config, pipelines, root, environ,
                                                wiring.source(repo_id, git, root), present,
@@ -151,6 +155,7 @@ def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
     """What is deployed for this repository's pipelines (all it deployed, without PATHs),
     and in `drifted` the pauses done by hand against what the state recorded."""
     cluster = wiring.cluster(config, root, environ)
+    api = wiring.airflow_api(config, environ)
     found: dict[str, str] = {}
     namespaces = sorted({config.teams[p.metadata.team].namespace for p in pipelines})
     with wiring.delivery(config, root, environ) as delivery:
@@ -159,9 +164,28 @@ def _against_cluster(config: Platform, pipelines: list[Pipeline], root: Path,
                 if record.source != deployer or (present is not None and
                                                  record.pipeline not in present):
                     continue
+                before = set(found)
                 for item in record.inventory:
                     _read_item(cluster, delivery, item, found, record, drifted)
+                pipeline = next((p for p in pipelines if p.metadata.name == record.pipeline
+                                 and p.metadata.team == record.team), None)
+                if api is not None and pipeline is not None and \
+                        pipeline.resolved_engine == "airflow":
+                    _dag_drift(api, pipeline, record, set(found) - before, drifted)
     return found
+
+
+def _dag_drift(api: AirflowApi, pipeline: Pipeline, record: state.State, paths: set[str],
+               drifted: dict[str, str]) -> None:
+    """A pause done by hand in Airflow, read through its REST API (a DAG it has not parsed
+    yet has none)."""
+    hand = dagruns.pause_drift(record.current.paused, api.dag(dag_id(pipeline)))
+    if hand is None:
+        return
+    word = "resumed" if hand.live_paused else "paused"
+    for path in paths:
+        if path.startswith(RENDERED_AIRFLOW_DIR + "/"):
+            drifted[path] = f"{DAG_WORD}{word}: the DAG was {hand.describe(wiring.now())}"
 
 
 def _read_item(cluster: Cluster, delivery: Delivery | None, item: state.Item,
@@ -206,14 +230,18 @@ def _entries(new: Mapping[str, tuple[str, str]], old: Mapping[str, str],
     for path in sorted(set(new) | set(old)):
         name, text = new.get(path, ("", None))
         before = old.get(path)
-        if before == text:
+        dag_hand = (drifted or {}).get(path, "")
+        dag_hand = dag_hand.removeprefix(DAG_WORD) if dag_hand.startswith(DAG_WORD) else ""
+        if before == text and not dag_hand:
             continue
         old_summary = _summary(path, before)
         new_summary = _summary(path, text)
         words = changes.describe(old_summary, new_summary)
         if image_words.get(path):
             words = [w for w in words if not w.startswith("image ")] + list(image_words[path])
-        if (drifted or {}).get(path):  # the deploy undoes a hand change: say which
+        if dag_hand:  # the deploy sets the DAG's pause back through Airflow's API
+            words = [w for w in words if w not in ("paused", "resumed")] + [dag_hand]
+        elif (drifted or {}).get(path):  # the deploy undoes a hand change: say which
             words = [_undone(w, (drifted or {})[path]) for w in words]
         summary = new_summary or old_summary
         if summary is None:  # a live object that cannot be read as one pipelinectl rendered
@@ -299,6 +327,9 @@ def _markdown(entries: list[Entry]) -> str:
         out.append(f"{_heading(entry.title)}\n\n")
         out += [f"- {code_span(word)}\n" for word in entry.words or
                 ["changes outside the summary"]]
+        if entry.old == entry.new:  # a DAG paused by hand: nothing to show in its file
+            out.append("\n")
+            continue
         out.append(f"\n<details><summary>diff</summary>\n\n"
                    f"{fence(changes.diff(entry.path, entry.old, entry.new), 'diff')}"
                    "\n</details>\n\n")

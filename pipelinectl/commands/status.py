@@ -3,7 +3,8 @@ went, and with `--check` whether any pipeline needs someone (exit 1).
 
 Reads a constant number of objects lists per namespace, however many pipelines and runs it
 holds: the state objects, the managed CronJobs, Jobs and Pods (deploy/health.py says what is
-made of them)."""
+made of them); and per Airflow pipeline, with the platform's airflow.api, a constant number of
+requests to Airflow's REST API (deploy/dagruns.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipelinectl import wiring
-from pipelinectl.deploy import backfills, health, jobruns
+from pipelinectl.deploy import backfills, dagruns, health, jobruns
 from pipelinectl.deploy.health import Observed, Report
-from pipelinectl.deploy.ports import Cluster
+from pipelinectl.deploy.ports import AirflowApi, Cluster
 from pipelinectl.deploy.runs import Run
 from pipelinectl.deploy.state import State
-from pipelinectl.errors import EXIT_OK, EXIT_USER
+from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError
 from pipelinectl.render.airflow import dag_id
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.textsafe import inline
@@ -29,6 +30,8 @@ from pipelinectl.vocabulary import MANAGED_BY, MANAGER, TRIGGER_BACKFILL, TRIGGE
 
 next_run = health.next_run  # the next tick of a live CronJob, as a line says it
 MANAGED = f"{MANAGED_BY}={MANAGER}"
+NO_API = ("in Airflow, DAG {dag}; status reads its runs and pause there once the platform "
+          "sets airflow.api (see docs/how-to/airflow-api.md)")
 NO_JOBS = ("none yet: this platform keeps CronJobs as files, and nothing runs them on "
            "schedule; `pipelinectl trigger` runs one in docker and records it here")
 
@@ -51,11 +54,38 @@ class _Namespace:
     local: bool
 
 
+class _Airflow:
+    """Airflow's REST API for the pipelines of the airflow engine; once it fails, the other
+    pipelines say the same without asking again (a server that is down answers none)."""
+
+    def __init__(self, api: AirflowApi | None) -> None:
+        self.api = api
+        self.failed = ""
+
+    def observe(self, pipeline: Pipeline, record: State) -> tuple[Observed, str]:
+        """What Airflow says of the pipeline, and what --check must report if it cannot."""
+        dag = dag_id(pipeline)
+        if self.api is None:
+            return Observed(runs_note=NO_API.format(dag=dag)), ""
+        if not self.failed:
+            try:
+                found = dagruns.read(self.api, dag)
+            except UserError as error:
+                self.failed = error.message
+            else:
+                schedule = dagruns.schedule_of(pipeline, record.current.deployed_at)
+                return dagruns.observe(found, dag, record.current.paused, schedule,
+                                       f"pipelinectl trigger {pipeline.metadata.name}"), ""
+        return Observed(runs_note=f"unknown: {self.failed}"), \
+            f"its runs are unknown: {self.failed}"
+
+
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
-    cluster, found = wiring.deployed(args, environ, cwd)
+    config, cluster, found = wiring.deployed_on(args, environ, cwd)
     now = datetime.datetime.now(datetime.UTC)
     live = _read(cluster, found)
-    reports = [_report(p, ns, record, live.get(ns), now) for p, ns, record in found]
+    airflow = _Airflow(wiring.airflow_api(config, environ))
+    reports = [_report(p, ns, record, live.get(ns), now, airflow) for p, ns, record in found]
     if args.format == "json":
         sys.stdout.write(json.dumps(health.document(reports, now), indent=2) + "\n")
     else:
@@ -89,19 +119,24 @@ def _read(cluster: Cluster, found: list[tuple[Pipeline, str, State | None]]
 
 
 def _report(pipeline: Pipeline, namespace: str, record: State | None,
-            live: _Namespace | None, now: datetime.datetime) -> Report:
+            live: _Namespace | None, now: datetime.datetime, airflow: _Airflow) -> Report:
     name = pipeline.metadata.name
     engine = "cronjob" if record is not None and any(
         i.kind == "CronJob" for i in record.inventory) else pipeline.resolved_engine
     if record is None:
         observed = Observed()
+    elif engine == "airflow" and (airflow.api is not None or live is None or not live.local):
+        observed, unknown = airflow.observe(pipeline, record)
+        found = health.report(name, pipeline.metadata.team, namespace, engine, record,
+                              observed, now)
+        return replace(found, problems=found.problems + ((unknown,) if unknown else ()))
     elif live is not None and live.local:  # the runs `trigger` recorded; no schedule runs
         recorded = live.runs.get(name) or None
         observed = replace(health.observe_cronjob(live.cronjobs.get(name), None, record, now),
                            runs=recorded, runs_note=NO_JOBS) if engine == "cronjob" else \
             Observed(runs=recorded, runs_note=NO_JOBS)
     elif live is None or engine != "cronjob":
-        observed = Observed(runs_note=f"in Airflow, DAG {dag_id(pipeline)}")
+        observed = Observed(runs_note=NO_API.format(dag=dag_id(pipeline)))
     else:
         observed = health.observe_cronjob(live.cronjobs.get(name), live.runs.get(name, []),
                                           record, now)

@@ -4,7 +4,9 @@
 - the local platform (its "cluster" is a folder): the tasks run in docker as `run` runs them,
   with the deployed image, and the run is recorded as a Job object in that folder, which
   `status` lists with the cluster's runs;
-- airflow engine: refused until the Airflow REST client (`airflow.api`) is wired.
+- airflow engine: a DAG run through Airflow's REST API (the platform's airflow.api), the
+  params as its conf (deploy/dagtrigger.py); on a folder platform without airflow.api, in
+  docker as above.
 
 Every input is checked before anything is created: the pipeline's name, --param,
 --logical-date, and that the pipeline is deployed in the environment.
@@ -16,18 +18,20 @@ import datetime
 import getpass
 import secrets
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelinectl import files, textsafe, wiring
-from pipelinectl.deploy import state
+from pipelinectl.deploy import dagtrigger, state
 from pipelinectl.deploy import trigger as manual
-from pipelinectl.deploy.ports import Cluster
+from pipelinectl.deploy.ports import AirflowApi, Cluster
 from pipelinectl.deploy.state import State
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
 from pipelinectl.render import ownership
+from pipelinectl.render.airflow import dag_id
 from pipelinectl.spec import runvalues
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.spec.text import show
@@ -44,6 +48,7 @@ from pipelinectl.vocabulary import (
 # Who started a run: the CI user (GitLab, GitHub), else the local account.
 WHO_VARIABLES = ("GITLAB_USER_LOGIN", "GITHUB_ACTOR")
 WAIT_MARGIN = 300  # --wait without --timeout: the Job's own deadline and five minutes
+AIRFLOW_GUIDE = "docs/how-to/airflow-api.md"
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,16 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     logical = runvalues.parse_logical_date(args.logical_date) or now.isoformat()
     local = loaded.config.kubernetes_directory is not None
-    if not local and pipeline.resolved_engine == "airflow":
+    airflow = pipeline.resolved_engine == "airflow" and (
+        not local or loaded.config.airflow.api is not None)
+    api = wiring.airflow_api(loaded.config, environ) if airflow else None
+    if airflow and api is None:
         raise UserError(f"{pipeline.metadata.name} uses the airflow engine: trigger starts its "
-                        "runs through Airflow's REST API, which this pipelinectl cannot call "
-                        "yet (the platform's airflow.api)",
-                        hint="trigger it in the Airflow UI, with the same params as conf")
+                        "runs through Airflow's REST API, and the platform has no airflow.api: "
+                        "nothing started",
+                        hint=f"the platform team sets airflow.api (see {AIRFLOW_GUIDE}); "
+                             "meanwhile trigger it in the Airflow UI, with the same params as "
+                             "conf")
     cluster = wiring.cluster(loaded.config, loaded.root, environ)
     [(_, namespace, record)] = state.of_pipelines(cluster, loaded.config, [pipeline])
     if record is None or record.current.environment != env_name:
@@ -87,6 +97,9 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                         hint="deploy it there first; pipelinectl status shows what is deployed")
     env = runvalues.run_env(pipeline, values, logical)
     who = triggered_by(environ)
+    if api is not None:
+        conf = {name: values[name] for name in given if name in values}
+        return _airflow(api, pipeline, conf, logical, who, now, args.wait, timeout)
     if local:
         return _local(loaded, pipeline, cluster, namespace, record, env, who, now, args,
                       environ)
@@ -171,6 +184,32 @@ def _said(name: str, outcome: str, job: Mapping[str, Any]) -> int:
     sys.stdout.write(f"Job {name} {outcome}" +
                      (f": {textsafe.inline(reason)}" if reason else "") + "\n")
     return EXIT_USER
+
+
+# -- the airflow engine: a DAG run through Airflow's REST API ----------------------------------
+
+def _airflow(api: AirflowApi, pipeline: Pipeline, conf: dict[str, str], logical: str,
+             who: str, now: datetime.datetime, wait: bool, timeout: int | None) -> int:
+    dag = dag_id(pipeline)
+    moment = datetime.datetime.fromisoformat(logical)
+    started = dagtrigger.start(api, dag, pipeline.metadata.name, conf, moment, now,
+                               secrets.token_hex(2), who)
+    shown = ", ".join(f"{key}={textsafe.inline(value)}" for key, value in conf.items())
+    sys.stdout.write(f"started {pipeline.metadata.name}: DAG run "
+                     f"{textsafe.inline(started.run_id)} of DAG {dag} in Airflow at "
+                     f"{api.location} (logical date {logical}, conf {{{shown}}})\n"
+                     f"note: {textsafe.inline(dagtrigger.note(who))}\n")
+    if not wait:
+        sys.stdout.write(f"follow it: {api.location}/dags/{urllib.parse.quote(dag)}/runs/"
+                         f"{urllib.parse.quote(started.run_id, safe='')}\n")
+        return EXIT_OK
+    limit = timeout if timeout is not None else WAIT_MARGIN + sum(
+        parse_duration(task.timeout) for task in pipeline.ordered_tasks())
+    outcome = dagtrigger.wait(api, dag, started.run_id, limit)
+    said = {"success": "succeeded", "failed": "failed"}.get(outcome.state, outcome.state)
+    why = f": {textsafe.inline(outcome.failure.describe())}" if outcome.failure else ""
+    sys.stdout.write(f"DAG run {textsafe.inline(started.run_id)} {said}{why}\n")
+    return EXIT_OK if outcome.state == "success" else EXIT_USER
 
 
 # -- the local platform: docker, recorded in the platform's folder ------------------------------

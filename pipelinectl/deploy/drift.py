@@ -23,18 +23,20 @@ class PauseDrift:
     live_paused: bool
     changed_at: str | None = None  # when the API server recorded the hand change
     changed_by: str | None = None  # the field manager that made it (kubectl-patch, ...)
+    field: str = "suspend"  # the live field: a CronJob's suspend, a DAG's is_paused
+    where: str = ""  # where the hand change was made, as words (" in Airflow")
 
     def describe(self, now: str) -> str:
         """`paused by hand (git says running), at 2026-11-23T09:12:00Z by kubectl-patch`"""
-        what = "paused by hand (git says running)" if self.live_paused else \
-            "resumed by hand (git says paused)"
+        what = f"paused by hand{self.where} (git says running)" if self.live_paused else \
+            f"resumed by hand{self.where} (git says paused)"
         if self.changed_at is None:
             return f"{what}, seen at {now}"
         return f"{what}, at {self.changed_at}" + (f" by {self.changed_by}"
                                                    if self.changed_by else "")
 
     def as_json(self, now: str) -> dict[str, Any]:
-        return {"field": "suspend", "git": self.git_paused, "live": self.live_paused,
+        return {"field": self.field, "git": self.git_paused, "live": self.live_paused,
                 "changed_at": self.changed_at, "changed_by": self.changed_by,
                 "seen_at": now, "message": self.describe(now)}
 

@@ -103,6 +103,7 @@ class DeployOutcome:
     backfills: list[str] = field(default_factory=list)  # what the deploy did about them
     # The local platform's backfills to run in docker now (commands/backfill.py).
     local_backfills: list[Planned] = field(default_factory=list)
+    previous_paused: bool | None = None  # the pause the state recorded before this deploy
 
 
 @dataclass
@@ -349,6 +350,7 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
                 batch: _Batch) -> DeployOutcome:
     outcome = DeployOutcome(item.pipeline, item.namespace)
     previous = live[item.namespace].states.get(item.pipeline)
+    outcome.previous_paused = previous.current.paused if previous is not None else None
     for obj in item.objects:
         meta = obj["metadata"]
         current = live[meta["namespace"]].objects.get((obj["kind"], meta["name"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 
@@ -95,6 +95,9 @@ ReprocessBehavior = Literal["none", "failed", "completed"]
 class AirflowDag:
     dag_id: str
     is_paused: bool
+    # When the scheduler will create the next scheduled run (None: none planned, or an
+    # Airflow that does not say); not part of what makes two answers the same DAG.
+    next_run: datetime.datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,9 @@ class AirflowApi(Protocol):
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any],
                 logical_date: datetime.datetime | None = None,
-                run_id: str | None = None) -> AirflowRun:
-        """Start a run now, with `conf` and the logical date (None: a run without one)."""
+                run_id: str | None = None, note: str | None = None) -> AirflowRun:
+        """Start a run now, with `conf` and the logical date (None: a run without one), and
+        `note` on the run (Airflow shows it on the run's page)."""
         ...
 
     def create_backfill(self, dag_id: str, from_date: datetime.datetime,

@@ -220,6 +220,34 @@ def test_an_expired_token_is_renewed_once(stub: Stub) -> None:
         "POST /auth/token", "GET /api/v2/dags/d", "POST /auth/token", "GET /api/v2/dags/d"]
 
 
+def test_a_trigger_note_and_a_log_with_its_exception(stub: Stub) -> None:
+    run = {"dag_id": "d", "dag_run_id": "manual__1", "state": "queued", "run_type": "manual",
+           "logical_date": None, "start_date": None, "end_date": None, "conf": {}}
+    # as Airflow 3.1 answers a failed DockerOperator task's log (trimmed)
+    log = {"content": [
+        {"event": "::group::Log message source details"},
+        {"timestamp": "2026-12-01T03:25:48.898407Z", "event": "no data for south",
+         "level": "info"},
+        {"timestamp": "2026-12-01T03:25:49.043096Z", "event": "Task failed with exception",
+         "level": "error", "error_detail": [
+             {"exc_type": "DockerContainerFailedException",
+              "exc_value": "Docker container failed: {'Error': None, 'StatusCode': 3}",
+              "exc_notes": [], "frames": [], "is_cause": False}, "odd", {"exc_type": 3}]},
+        "a plain line\nand another", 7], "continuation_token": None}
+    stub.on("POST", "/auth/token", 201, TOKEN)
+    stub.on("POST", "/api/v2/dags/d/dagRuns", 200, run)
+    stub.on("GET", "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/2?full_content=true&"
+            "map_index=-1", 200, log)
+    api = client(stub)
+    api.trigger("d", {}, None, "manual__1", "triggered by ada with pipelinectl trigger")
+    assert stub.seen[1][3] == {"logical_date": None, "conf": {}, "dag_run_id": "manual__1",
+                               "note": "triggered by ada with pipelinectl trigger"}
+    assert api.task_log("d", "r", "t", 2, lines=4) == [
+        "Task failed with exception",
+        "DockerContainerFailedException: Docker container failed: {'Error': None, "
+        "'StatusCode': 3}", "a plain line", "and another"]
+
+
 # --- failures ---------------------------------------------------------------------------------
 
 def test_refused_credentials_name_the_variables_never_the_values(stub: Stub) -> None:

@@ -231,8 +231,11 @@ def test_the_airflow_engine_is_refused_naming_airflow_api(git_repo: Path, fake: 
     git(git_repo, "commit", "-qm", "cases")
     result = run("trigger", NAME, cwd=git_repo)
     assert result.code == 1
-    assert "airflow.api" in result.err and result.err.startswith(
-        f"error: {NAME} uses the airflow engine")
+    assert result.err == (
+        f"error: {NAME} uses the airflow engine: trigger starts its runs through Airflow's "
+        "REST API, and the platform has no airflow.api: nothing started\n"
+        "  hint: the platform team sets airflow.api (see docs/how-to/airflow-api.md); "
+        "meanwhile trigger it in the Airflow UI, with the same params as conf\n")
     assert fake.writes() == [] and fake.requests == []
 
 
