@@ -136,6 +136,19 @@ class AirflowRestApi:
                            missing=f"backfill {backfill_id}")
         return self._read(found, _backfill, "GET", "backfills")
 
+    def count_runs(self, dag_id: str, run_type: str, states: tuple[str, ...],
+                   logical_from: datetime.datetime, logical_to: datetime.datetime,
+                   limit: int = 1) -> tuple[int, list[AirflowRun]]:
+        query: dict[str, str | int | list[str]] = {
+            "limit": max(limit, 1), "order_by": "logical_date", "run_type": run_type,
+            "state": list(states), "logical_date_gte": str(_iso(logical_from)),
+            "logical_date_lte": str(_iso(logical_to))}
+        found = self._call("GET", _path("dags", dag_id, "dagRuns"), query=query,
+                           missing=f"DAG {dag_id!r}")
+        total = self._read(found, lambda d: _field(d, "total_entries", int), "GET", "dagRuns")
+        runs = self._read(found, lambda d: _items(d, "dag_runs", _run), "GET", "dagRuns")
+        return total, runs[:limit]
+
     def backfills(self, dag_id: str) -> list[AirflowBackfill]:
         found = self._call("GET", _path("backfills"),
                            query={"dag_id": dag_id, "limit": 100, "order_by": "-id"},
@@ -160,7 +173,7 @@ class AirflowRestApi:
 
     # -- transport -----------------------------------------------------------------------
     def _call(self, method: str, path: str, body: Any = None,
-              query: Mapping[str, str | int] | None = None, *,
+              query: Mapping[str, str | int | list[str]] | None = None, *,
               missing: str | None) -> Any:
         """The JSON answer to one request; None for a 404 when `missing` is None, else a
         404 says Airflow has no `missing`."""
@@ -216,10 +229,11 @@ class AirflowRestApi:
         return value
 
     def _send(self, method: str, path: str, body: Any,
-              query: Mapping[str, str | int] | None, token: str | None) -> tuple[int, bytes]:
+              query: Mapping[str, str | int | list[str]] | None,
+              token: str | None) -> tuple[int, bytes]:
         url = self.location + path
         if query:
-            url += "?" + urllib.parse.urlencode(query)
+            url += "?" + urllib.parse.urlencode(query, doseq=True)
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:

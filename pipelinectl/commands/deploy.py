@@ -15,7 +15,8 @@ from pathlib import Path
 from pipelinectl import wiring
 from pipelinectl.build import imagebuild
 from pipelinectl.commands import backfill
-from pipelinectl.deploy import dagruns, engine
+from pipelinectl.deploy import airflowbackfills, dagruns, engine
+from pipelinectl.deploy.ports import Cluster
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError
 from pipelinectl.render.airflow import dag_id
 from pipelinectl.render.desired import Desired, dag_places, desired
@@ -40,6 +41,7 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     loaded = loaded.in_environment(environment)
     config, root, repo_id = loaded.config, loaded.root, loaded.repo_id
     assert config.environment is not None
+    _refuse_airflow_backfills(config, [plan.pipeline for plan in loaded.plans()])
     if config.environment.build:
         built = imagebuild.run(loaded.plans(), wiring.image_settings(config, environ, git,
                                                                      root))
@@ -64,10 +66,40 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         image = None if result.removed else images.get((result.namespace, result.pipeline))
         _say(result, image)
     _restore_dag_pauses(config, environ, [o.plan.pipeline for o in built], wanted, outcomes)
+    _airflow_backfills(config, environ, ctx.cluster, images, outcomes)
     failed = _run_local_backfills(outcomes, images, root, config, environ)
     sys.stderr.write(f"deployed {git.commit[:12]} to {environment}"
                      + (" (forced past the stale-commit guard)" if args.force else "") + "\n")
     return EXIT_USER if failed else EXIT_OK
+
+
+def _refuse_airflow_backfills(config: Platform, pipelines: list[Pipeline]) -> None:
+    """On a cluster, Airflow starts the airflow engine's backfills, through its REST API:
+    without airflow.api nothing could start them, so the deploy stops before any work."""
+    if config.kubernetes_directory is not None or config.airflow.api is not None:
+        return
+    for pipeline in pipelines:
+        if pipeline.resolved_engine == "airflow" and pipeline.backfills:
+            raise UserError(f"{pipeline.metadata.name}: backfills of the airflow engine are "
+                            "started through Airflow's REST API, and the platform sets no "
+                            "airflow.api: nothing deployed",
+                            hint="set airflow.api in the platform config (see "
+                                 "docs/how-to/airflow-api.md), or remove the backfills")
+
+
+def _airflow_backfills(config: Platform, environ: Mapping[str, str], cluster: Cluster,
+                       images: Mapping[tuple[str, str], imagebuild.ImageOutcome],
+                       outcomes: list[engine.DeployOutcome]) -> None:
+    """The airflow engine's backfills the deploy starts or stops, through Airflow's REST API
+    (deploy/airflowbackfills.py), each recorded in the state once Airflow has it."""
+    pending = [o for o in outcomes if o.airflow_backfills[0] or o.airflow_backfills[1]]
+    if not pending:
+        return
+    api = wiring.airflow_api(config, environ)
+    assert api is not None  # _refuse_airflow_backfills
+    dags = {place: dag_id(built.plan.pipeline) for place, built in images.items()}
+    for line in airflowbackfills.apply(api, cluster, dags, pending, wiring.now()):
+        sys.stdout.write(line + "\n")
 
 
 def _run_local_backfills(outcomes: list[engine.DeployOutcome],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipelinectl import wiring
-from pipelinectl.deploy import backfills, dagruns, health, jobruns
+from pipelinectl.deploy import airflowbackfills, backfills, dagruns, health, jobruns
 from pipelinectl.deploy.health import Observed, Report
 from pipelinectl.deploy.ports import AirflowApi, Cluster
 from pipelinectl.deploy.runs import Run
@@ -74,10 +74,24 @@ class _Airflow:
                 self.failed = error.message
             else:
                 schedule = dagruns.schedule_of(pipeline, record.current.deployed_at)
-                return dagruns.observe(found, dag, record.current.paused, schedule,
-                                       f"pipelinectl trigger {pipeline.metadata.name}"), ""
+                observed = dagruns.observe(found, dag, record.current.paused, schedule,
+                                           f"pipelinectl trigger {pipeline.metadata.name}")
+                return self._backfills(observed, dag, record), ""
         return Observed(runs_note=f"unknown: {self.failed}"), \
             f"its runs are unknown: {self.failed}"
+
+
+    def _backfills(self, observed: Observed, dag: str, record: State) -> Observed:
+        """The recorded backfills' progress (a few requests each, whatever their size)."""
+        if not record.backfills or self.api is None:
+            return observed
+        try:
+            found = tuple(airflowbackfills.progress(self.api, dag, key, entry)
+                          for key, entry in sorted(record.backfills.items()))
+        except UserError as error:
+            self.failed = error.message
+            return replace(observed, runs_note=f"backfills unknown: {error.message}")
+        return replace(observed, backfills=found)
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:

@@ -35,6 +35,7 @@ from pipelinectl.vocabulary import (
 )
 
 SELECTOR = f"{TRIGGER_LABEL}={TRIGGER_BACKFILL}"
+AIRFLOW_PREFIX = "airflow-backfill-"  # a state record's job: Airflow's backfill <id>
 
 
 @dataclass
@@ -42,6 +43,10 @@ class Decision:
     creates: list[dict[str, Any]] = field(default_factory=list)  # Indexed Jobs to create
     stops: list[dict[str, Any]] = field(default_factory=list)  # live Jobs, suspended
     local: list[Planned] = field(default_factory=list)  # to run in docker after the deploy
+    # The airflow engine on a cluster: started and cancelled through Airflow's REST API after
+    # the deploy (deploy/airflowbackfills.py), each recorded once Airflow has it.
+    airflow_starts: list[Planned] = field(default_factory=list)
+    airflow_stops: dict[str, state.Backfill] = field(default_factory=dict)
     records: dict[str, state.Backfill] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -57,13 +62,26 @@ def decide(item: Desired, previous: state.State | None, jobs: Mapping[str, Mappi
     found = Decision()
     recorded = dict(previous.backfills) if previous is not None else {}
     declared = {b.id for b in item.backfills}
+    # A DAG on a cluster (its file or ConfigMap, no CronJob): Airflow's REST API starts it.
+    in_airflow = keeps_jobs and bool(item.objects or item.dag_files) and \
+        not any(o["kind"] == "CronJob" for o in item.objects)
     for planned in item.backfills:
         if planned.id in recorded:
             found.records[planned.id] = recorded[planned.id]
+        elif in_airflow:
+            found.airflow_starts.append(planned)
         else:
             _start(item, planned, jobs, keeps_jobs, now, found)
     for key, record in sorted(recorded.items()):
-        if key not in declared:
+        if key in declared:
+            continue
+        if keeps_jobs and record.job.startswith(AIRFLOW_PREFIX) and in_airflow:
+            found.records[key] = record  # forgotten once Airflow has cancelled it
+            found.airflow_stops[key] = record
+        elif keeps_jobs and record.job.startswith(AIRFLOW_PREFIX):  # the pipeline is gone
+            found.notes.append(f"backfill {key}: its DAG is removed with the pipeline; if "
+                               f"{record.job} still runs, cancel it in Airflow")
+        else:
             _stop(item, key, record, jobs, keeps_jobs, found)
     return found
 

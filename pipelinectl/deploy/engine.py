@@ -103,6 +103,9 @@ class DeployOutcome:
     backfills: list[str] = field(default_factory=list)  # what the deploy did about them
     # The local platform's backfills to run in docker now (commands/backfill.py).
     local_backfills: list[Planned] = field(default_factory=list)
+    # The airflow engine's backfills to start and to cancel through its REST API now
+    # (deploy/airflowbackfills.py): they are recorded once Airflow has them.
+    airflow_backfills: tuple[tuple[Planned, ...], dict[str, state.Backfill]] = ((), {})
     previous_paused: bool | None = None  # the pause the state recorded before this deploy
 
 
@@ -384,6 +387,7 @@ def _deploy_one(item: Desired, live: Mapping[str, _Live], ctx: DeployContext,
     batch.jobs += started.creates
     batch.stops += started.stops
     outcome.backfills, outcome.local_backfills = started.notes, started.local
+    outcome.airflow_backfills = (tuple(started.airflow_starts), dict(started.airflow_stops))
     if previous is None or outcome.applied or outcome.pruned or \
             _meaning(previous.current) != _meaning(deploy) or \
             dict(previous.backfills) != started.records:

@@ -185,6 +185,14 @@ class AirflowApi(Protocol):
 
     def backfill(self, backfill_id: int) -> AirflowBackfill: ...
 
+    def count_runs(self, dag_id: str, run_type: str, states: tuple[str, ...],
+                   logical_from: datetime.datetime, logical_to: datetime.datetime,
+                   limit: int = 1) -> tuple[int, list[AirflowRun]]:
+        """How many of the DAG's runs of `run_type` in one of `states` have a logical date in
+        [logical_from, logical_to] (Airflow's total_entries: one request, however many), and
+        the first `limit` of them by logical date."""
+        ...
+
     def backfills(self, dag_id: str) -> list[AirflowBackfill]:
         """The DAG's backfills, newest first."""
         ...

@@ -251,3 +251,28 @@ def _checked(obj: Mapping[str, Any]) -> State:
     record = from_configmap(obj)
     _check_names(record, obj)
     return record
+
+
+AMEND_ATTEMPTS = 3
+
+
+def amend_backfills(cluster: Cluster, namespace: str, pipeline: str,
+                    changes: Mapping[str, Backfill | None]) -> bool:
+    """Record (a Backfill) or forget (None) backfills in a pipeline's state object after the
+    deploy, by compare-and-swap (a deploy that wrote meanwhile is read again); False when
+    the state object is gone."""
+    for _ in range(AMEND_ATTEMPTS):
+        obj = cluster.get("ConfigMap", namespace, object_name(pipeline))
+        if obj is None:
+            return False
+        record = _checked(obj)
+        kept = {key: value for key, value in {**record.backfills, **changes}.items()
+                if value is not None}
+        amended = to_configmap(State(record.pipeline, record.team, record.source,
+                                     record.current, record.history, record.preview, kept),
+                               namespace)
+        amended["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
+        if cluster.replace(amended) is not None:
+            return True
+    raise UserError(f"the state object of {pipeline} in {namespace} kept changing: its "
+                    "backfills were not recorded", hint="deploy again")

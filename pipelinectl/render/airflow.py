@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipelinectl.render import ownership
+from pipelinectl.render import backfill, ownership
 from pipelinectl.render.cronjob import Target
 from pipelinectl.spec.model import Pipeline, Task
 from pipelinectl.spec.platform import Platform, TaskRunner, Team
@@ -80,6 +80,10 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
     schedule = pipeline.schedule
     notifications = pipeline.notifications
     role = {} if where.airflow_role is None else {"airflow_role": where.airflow_role}
+    # The backfills its deploy starts, as the CronJob's annotation records them (for `plan`;
+    # the DAG does not read it): only with backfills, so other DAG files stay as they were.
+    started = backfill.planned(pipeline)
+    backfills = {"backfills": backfill.annotation(started)} if started else {}
     params = {"params": [{"name": p.name, "default": p.default,
                           "enum": None if p.enum is None else list(p.enum),
                           "description": p.description} for p in pipeline.params]} \
@@ -97,6 +101,7 @@ def pipeline_literal(pipeline: Pipeline, where: AirflowTarget) -> dict[str, Any]
         "paused": bool(schedule and schedule.suspend),
         "tags": ["pipelinectl", f"team:{pipeline.metadata.team}"],
         **role,  # only with a role: the literal of a DAG without one is as it always was
+        **backfills,
         **params,  # the same: only a pipeline with params has the entry
         "notify_on_failure": list(notifications.on_failure) if notifications else [],
         "notify_on_success": list(notifications.on_success) if notifications else [],

@@ -168,7 +168,8 @@ def _dag(text: str) -> Summary:
         for task in literal["tasks"]}
     return Summary("DAG", literal["dag_id"],
                    None if schedule is None else f"{schedule['cron']} ({schedule['timezone']})",
-                   bool(literal.get("paused")), str(literal.get("image", "")), tasks)
+                   bool(literal.get("paused")), str(literal.get("image", "")), tasks,
+                   _backfills_of({"annotations": {BACKFILLS_ANNOTATION: literal.get("backfills")}}))
 
 
 def _short(image: str) -> str:

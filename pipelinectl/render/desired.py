@@ -34,8 +34,8 @@ class Desired:
     dag_files: tuple[tuple[str, str], ...] = ()  # (path, source) for a DAG delivery
     preview: int | None = None  # the merge request of a preview
     paused: bool | None = None  # the pause as rendered (recorded: deploy/drift.py)
-    # The backfills a deploy starts (render/backfill.py): the cronjob engine's, and on the
-    # local platform also the airflow engine's (run in docker).
+    # The backfills a deploy starts (render/backfill.py): as an Indexed Job (cronjob engine),
+    # through Airflow's REST API (airflow engine), or in docker (the local platform).
     backfills: tuple[backfill.Planned, ...] = ()
 
 
@@ -55,8 +55,9 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -
     delivery = platform.airflow.dags
     dag = airflow.dag_id(pipeline)
     paused = bool(pipeline.schedule and pipeline.schedule.suspend)  # as the DAG file says
-    # Airflow paces its own backfills (its REST API); the local platform runs them in docker.
-    started = backfill.planned(pipeline) if platform.kubernetes_directory is not None else ()
+    # Airflow paces its own backfills, started through its REST API after the deploy
+    # (deploy/airflowbackfills.py); the local platform runs them in docker.
+    started = backfill.planned(pipeline)
     if delivery.kind == "configmap":
         return Desired(*common, objects=(dag_configmap(pipeline, delivery.namespace, dag,
                                                        source),), secrets=secrets,

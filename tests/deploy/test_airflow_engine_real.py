@@ -7,11 +7,14 @@ and the fake API server holding the state objects.
 `pipelinectl deploy` delivers the DAG; then, through the commands: trigger with a param and
 --wait succeeds, and the task printed the param; a run whose task exits 3 fails, --wait and
 status name the task and the exit code, status --check exits 1; a pause done through
-Airflow's API is drift in status and plan, and deploy puts git's value back and says so.
+Airflow's API is drift in status and plan, and deploy puts git's value back and says so; a
+backfill of 3 ticks added in git is started by the deploy through Airflow's backfill API and
+runs one at a time (max_parallel 1), status shows its progress, a second deploy starts none.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -45,6 +48,13 @@ tasks:
 SCRIPT = """\
 echo "counting region=$PIPELINECTL_PARAM_REGION date=$PIPELINECTL_LOGICAL_DATE"
 if [ "$PIPELINECTL_PARAM_REGION" = south ]; then echo "no data for south"; exit 3; fi
+"""
+BACKFILL = """\
+backfills:
+  - id: q1-north
+    from: "2026-01-01"
+    to: "2026-01-03"
+    params: {region: north}
 """
 PLATFORM = """\
 apiVersion: pipelinectl/v1
@@ -198,6 +208,37 @@ def test_a_pause_in_airflow_is_drift_and_deploy_restores_it(deployed: Path, run,
     assert not [x for x in pipelinectl(run, deployed, "status").out.splitlines()
                 if x.startswith("  drift: ")]
     assert pipelinectl(run, deployed, "plan").out.endswith("No changes.\n")
+
+
+def test_a_backfill_of_3_ticks_runs_one_at_a_time(deployed: Path, run,
+                                                  airflow: AirflowServer) -> None:
+    write(deployed / NAME / "pipeline.yaml", SPEC + BACKFILL)
+    git(deployed, "commit", "-qam", "backfill")
+    result = pipelinectl(run, deployed, "deploy")
+    assert result.code == 0, result.err
+    started = result.out.splitlines()[-1]
+    assert started.startswith(f"{NAME}: backfill q1-north: started 3 runs in Airflow "
+                              "(backfill "), result.out
+    assert started.endswith("), at most 1 at once")
+    number = int(started.split("(backfill ")[1].split(")")[0])
+    client = api(airflow)
+    span = (datetime.datetime(2026, 1, 1, 7, tzinfo=datetime.UTC),
+            datetime.datetime(2026, 1, 3, 7, tzinfo=datetime.UTC))
+    most, deadline = 0, time.monotonic() + 240
+    while True:
+        running, _ = client.count_runs(DAG, "backfill", ("running",), *span)
+        done, _ = client.count_runs(DAG, "backfill", ("success",), *span)
+        most = max(most, running)
+        if done == 3 and client.backfill(number).completed_at is not None:
+            break
+        assert time.monotonic() < deadline, f"the backfill did not finish: {done} of 3 done"
+        time.sleep(0.5)
+    assert most == 1  # max_parallel 1: Airflow ran them one at a time
+    status = pipelinectl(run, deployed, "status").out.splitlines()
+    assert "  backfill q1-north: 3 of 3 done, 0 running, failed: none, finished" in status, \
+        status
+    again = pipelinectl(run, deployed, "deploy")  # an id runs once
+    assert "backfill" not in again.out, again.out
 
 
 def _remove_run_volumes() -> None:
