@@ -253,20 +253,35 @@ class ReadArgs:
 def deployed(args: ReadArgs, environ: Mapping[str, str], cwd: Path
              ) -> tuple[Cluster, list[tuple[Pipeline, str, State | None]]]:
     """The cluster and each pipeline with its namespace and recorded state."""
-    _config, found, pipelines = deployed_on(args, environ, cwd)
-    return found, pipelines
+    found = deployed_on(args, environ, cwd)
+    return found.cluster, found.found
 
 
-def deployed_on(args: ReadArgs, environ: Mapping[str, str], cwd: Path
-                ) -> tuple[Platform, Cluster, list[tuple[Pipeline, str, State | None]]]:
+@dataclass(frozen=True)
+class Deployed:
+    """What a reading command shows: the platform as the environment (or preview) sees it,
+    the cluster, each pipeline with its namespace and state; the environment shown, and the
+    one a command picks without --environment (a hint adds --environment when they differ)."""
+
+    config: Platform
+    cluster: Cluster
+    found: list[tuple[Pipeline, str, State | None]]
+    environment: str
+    default_environment: str
+
+
+def deployed_on(args: ReadArgs, environ: Mapping[str, str], cwd: Path) -> Deployed:
     """`deployed`, with the platform as the environment (or preview) sees it."""
     loaded = load(args.paths, args.platform, args.repo_id, environ, cwd)
     name = environment(loaded.config, args.environment, environ, loaded.root)
+    default = name if args.environment is None else \
+        environment(loaded.config, None, environ, loaded.root)
     loaded = loaded.in_environment(name) if args.mr is None else \
         _previewed(loaded, name, args.mr)
     found = cluster(loaded.config, loaded.root, environ)
-    return loaded.config, found, list(state.of_pipelines(found, loaded.config,
-                                                         loaded.pipelines))
+    return Deployed(loaded.config, found,
+                    list(state.of_pipelines(found, loaded.config, loaded.pipelines)), name,
+                    default)
 
 
 def _previewed(loaded: Loaded, base: str, mr: str) -> Loaded:

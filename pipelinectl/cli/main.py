@@ -152,9 +152,9 @@ def _preview(sub: Subparsers) -> None:
                                     ".")
         options.paths(action)
         if name != "prune":
-            action.add_argument("--mr", metavar="N",
-                                help="the merge request (default: CI_MERGE_REQUEST_IID, or "
-                                     "the pull request of GITHUB_REF)")
+            options.merge_request(action, "the merge request (default: "
+                                          "CI_MERGE_REQUEST_IID, or the pull request of "
+                                          "GITHUB_REF)")
         options.repo_id(action)
         options.platform(action)
 
@@ -214,14 +214,17 @@ def _trigger(sub: Subparsers) -> None:
                     "--from=cronjob does), labelled pipelinectl.io/trigger=manual and "
                     "annotated with who started it; the local platform: the tasks run in "
                     "docker with the deployed image, recorded for status. Every task gets "
-                    "the run's params and PIPELINECTL_LOGICAL_DATE (default: now). The "
-                    "airflow engine is not supported yet (it needs the platform's "
-                    "airflow.api). Nothing is started on a bad input.")
+                    "the run's params and PIPELINECTL_LOGICAL_DATE (default: now). airflow "
+                    "engine: a DAG run through Airflow's REST API (the platform's "
+                    "airflow.api), the params as its conf. With --mr N, the preview of "
+                    "merge request N instead. Nothing is started on a bad input.")
     command.add_argument("pipeline", metavar="PIPELINE",
                          help="the pipeline's name (metadata.name; TEAM/NAME when several "
                               "teams use it)")
     options.run_values(command)
     options.environment(command, options.ENVIRONMENT_DEFAULT)
+    options.merge_request(command, "run the preview of merge request N (its <name>-mr<N> "
+                                   "CronJob, or DAG <team>__<name>__mr<N>) instead")
     command.add_argument("--wait", action="store_true",
                          help="follow the run to its end: exit 0 if it succeeded, 1 if not "
                               "(the local platform always waits)")
@@ -296,9 +299,8 @@ def _reader(sub: Subparsers, name: str, text: str) -> Any:
                              ", read from its state object in the cluster.")
     options.paths(command)
     options.environment(command, options.ENVIRONMENT_DEFAULT)
-    command.add_argument("--mr", metavar="N",
-                         help="the preview of merge request N (in the environment it goes into) "
-                              "instead")
+    options.merge_request(command, "the preview of merge request N (in the environment it "
+                                   "goes into) instead")
     options.repo_id(command)
     options.platform(command)
     return command

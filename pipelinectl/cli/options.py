@@ -55,6 +55,11 @@ ENVIRONMENT_DEFAULT = ("the environment of the branch a merge request goes into,
                        "the current branch, else the first")
 
 
+def merge_request(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """--mr N: a merge request's preview (preview, status, history, trigger)."""
+    parser.add_argument("--mr", metavar="N", help=help_text)
+
+
 def platform(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform", metavar="FILE",

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pipelinectl import wiring
 from pipelinectl.build import imagebuild
-from pipelinectl.deploy import engine
+from pipelinectl.deploy import engine, health
 from pipelinectl.deploy.state import State
 from pipelinectl.errors import EXIT_OK, UserError
 from pipelinectl.render.airflow import dag_id
@@ -112,12 +112,11 @@ def _said(result: engine.DeployOutcome, item: Desired, pipeline: Pipeline,
           action: imagebuild.ImageAction) -> str:
     built = "built" if action == imagebuild.BUILD else action
     changes = ", ".join(i.describe() for i in result.applied) or "nothing changed"
-    if pipeline.resolved_engine == "cronjob":
-        start = (f"kubectl -n {item.namespace} create job --from=cronjob/{item.pipeline} "
-                 f"{item.pipeline}-by-hand")
-    else:
-        start = f"airflow dags unpause {dag_id(pipeline)} && " \
-                f"airflow dags trigger {dag_id(pipeline)}"
+    assert pipeline.preview is not None
+    start = health.start_command(
+        pipeline.metadata.name.removesuffix(previews.suffix(pipeline.preview)), pipeline.preview)
+    if pipeline.resolved_engine != "cronjob":  # Airflow 3 keeps a paused DAG's runs queued
+        start += f" (its run stays queued until DAG {dag_id(pipeline)} is unpaused in Airflow)"
     return (f"{result.pipeline}: image {built}; {changes} (schedule suspended)\n"
             f"  start a run: {start}\n")
 

@@ -24,6 +24,7 @@ from pipelinectl.deploy.runs import Run
 from pipelinectl.deploy.state import State
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError
 from pipelinectl.render.airflow import dag_id
+from pipelinectl.spec import previews
 from pipelinectl.spec.model import Pipeline
 from pipelinectl.textsafe import inline
 from pipelinectl.vocabulary import MANAGED_BY, MANAGER, TRIGGER_BACKFILL, TRIGGER_LABEL
@@ -32,6 +33,7 @@ next_run = health.next_run  # the next tick of a live CronJob, as a line says it
 MANAGED = f"{MANAGED_BY}={MANAGER}"
 NO_API = ("in Airflow, DAG {dag}; status reads its runs and pause there once the platform "
           "sets airflow.api (see docs/how-to/airflow-api.md)")
+PAUSED_DAG = "its run stays queued while the DAG is paused: unpause it in Airflow"
 NO_JOBS = ("none yet: this platform keeps CronJobs as files, and nothing runs them on "
            "schedule; `pipelinectl trigger` runs one in docker and records it here")
 
@@ -62,7 +64,7 @@ class _Airflow:
         self.api = api
         self.failed = ""
 
-    def observe(self, pipeline: Pipeline, record: State) -> tuple[Observed, str]:
+    def observe(self, pipeline: Pipeline, record: State, start: str) -> tuple[Observed, str]:
         """What Airflow says of the pipeline, and what --check must report if it cannot."""
         dag = dag_id(pipeline)
         if self.api is None:
@@ -75,11 +77,10 @@ class _Airflow:
             else:
                 schedule = dagruns.schedule_of(pipeline, record.current.deployed_at)
                 observed = dagruns.observe(found, dag, record.current.paused, schedule,
-                                           f"pipelinectl trigger {pipeline.metadata.name}")
+                                           f"{start} ({PAUSED_DAG})")
                 return self._backfills(observed, dag, record), ""
         return Observed(runs_note=f"unknown: {self.failed}"), \
             f"its runs are unknown: {self.failed}"
-
 
     def _backfills(self, observed: Observed, dag: str, record: State) -> Observed:
         """The recorded backfills' progress (a few requests each, whatever their size)."""
@@ -95,11 +96,13 @@ class _Airflow:
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
-    config, cluster, found = wiring.deployed_on(args, environ, cwd)
+    shown = wiring.deployed_on(args, environ, cwd)
+    found = shown.found
     now = datetime.datetime.now(datetime.UTC)
-    live = _read(cluster, found)
-    airflow = _Airflow(wiring.airflow_api(config, environ))
-    reports = [_report(p, ns, record, live.get(ns), now, airflow) for p, ns, record in found]
+    live = _read(shown.cluster, found)
+    airflow = _Airflow(wiring.airflow_api(shown.config, environ))
+    reports = [_report(p, ns, record, live.get(ns), now, airflow, _start(shown, p, record))
+               for p, ns, record in found]
     if args.format == "json":
         sys.stdout.write(json.dumps(health.document(reports, now), indent=2) + "\n")
     else:
@@ -108,6 +111,24 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
             sys.stdout.write(health.summary(reports) + "\n")
     failing = any(not r.ok for r in reports)
     return EXIT_USER if args.check and failing else EXIT_OK
+
+
+def _start(shown: wiring.Deployed, pipeline: Pipeline, record: State | None) -> str:
+    """The `pipelinectl trigger` command that starts a run of this deploy: the pipeline's
+    own name (TEAM/NAME where several teams use it), --mr for a preview, --environment where
+    the deploy is not in the environment trigger picks by default."""
+    if record is None:
+        return ""
+    preview = pipeline.preview
+    name = pipeline.metadata.name
+    if preview is not None:
+        name = name.removesuffix(previews.suffix(preview))
+    others = [p for p, _ns, _r in shown.found if p.metadata.name == pipeline.metadata.name]
+    if len(others) > 1:
+        name = f"{pipeline.metadata.team}/{name}"
+    where = shown.environment if preview is not None else record.current.environment
+    return health.start_command(name, preview,
+                                None if where == shown.default_environment else where)
 
 
 def _read(cluster: Cluster, found: list[tuple[Pipeline, str, State | None]]
@@ -133,27 +154,29 @@ def _read(cluster: Cluster, found: list[tuple[Pipeline, str, State | None]]
 
 
 def _report(pipeline: Pipeline, namespace: str, record: State | None,
-            live: _Namespace | None, now: datetime.datetime, airflow: _Airflow) -> Report:
+            live: _Namespace | None, now: datetime.datetime, airflow: _Airflow,
+            start: str) -> Report:
     name = pipeline.metadata.name
     engine = "cronjob" if record is not None and any(
         i.kind == "CronJob" for i in record.inventory) else pipeline.resolved_engine
     if record is None:
         observed = Observed()
     elif engine == "airflow" and (airflow.api is not None or live is None or not live.local):
-        observed, unknown = airflow.observe(pipeline, record)
+        observed, unknown = airflow.observe(pipeline, record, start)
         found = health.report(name, pipeline.metadata.team, namespace, engine, record,
                               observed, now)
         return replace(found, problems=found.problems + ((unknown,) if unknown else ()))
     elif live is not None and live.local:  # the runs `trigger` recorded; no schedule runs
         recorded = live.runs.get(name) or None
-        observed = replace(health.observe_cronjob(live.cronjobs.get(name), None, record, now),
+        observed = replace(health.observe_cronjob(live.cronjobs.get(name), None, record, now,
+                                                  start=start),
                            runs=recorded, runs_note=NO_JOBS) if engine == "cronjob" else \
             Observed(runs=recorded, runs_note=NO_JOBS)
     elif live is None or engine != "cronjob":
         observed = Observed(runs_note=NO_API.format(dag=dag_id(pipeline)))
     else:
         observed = health.observe_cronjob(live.cronjobs.get(name), live.runs.get(name, []),
-                                          record, now)
+                                          record, now, start=start)
     if record is not None and record.backfills and live is not None:
         observed = replace(observed, backfills=tuple(backfills.progress_of(record,
                                                                            live.backfills)))

@@ -14,6 +14,7 @@ Every input is checked before anything is created: the pipeline's name, --param,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import getpass
 import secrets
@@ -32,8 +33,9 @@ from pipelinectl.deploy.state import State
 from pipelinectl.errors import EXIT_OK, EXIT_USER, UserError, did_you_mean
 from pipelinectl.render import ownership
 from pipelinectl.render.airflow import dag_id
-from pipelinectl.spec import runvalues
+from pipelinectl.spec import previews, runvalues
 from pipelinectl.spec.model import Pipeline
+from pipelinectl.spec.platform import Platform
 from pipelinectl.spec.text import show
 from pipelinectl.units import duration_problem, parse_duration
 from pipelinectl.vocabulary import (
@@ -62,6 +64,7 @@ class Args:
     secrets_dir: str | None = None
     repo_id: str | None = None
     platform: str | None = None
+    mr: str | None = None  # a merge request: run its preview
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
@@ -69,9 +72,16 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
     named(loaded.pipelines, args.pipeline)  # an unknown name first, before any other check
     timeout = _timeout(args.timeout)
     env_name = wiring.environment(loaded.config, args.environment, environ, loaded.root)
-    loaded = loaded.in_environment(env_name)
-    pipeline = named(loaded.pipelines, args.pipeline)
+    number = None if args.mr is None else _preview_of(loaded.config, args.mr)
+    inside = loaded.in_environment(env_name)
+    pipeline = named(inside.pipelines, args.pipeline)
+    asked = pipeline.metadata.name
     values = runvalues.parse_params(pipeline, args.param or [])
+    if number is None:
+        loaded = inside
+    else:  # the preview, as `preview deploy` made it from the environment it goes into
+        loaded = dataclasses.replace(inside, config=loaded.config.in_previews(env_name))
+        pipeline = previews.as_preview(pipeline, number)
     given = {name for name, _, _ in (item.partition("=") for item in args.param or [])}
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     logical = runvalues.parse_logical_date(args.logical_date) or now.isoformat()
@@ -88,7 +98,14 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
                              "conf")
     cluster = wiring.cluster(loaded.config, loaded.root, environ)
     [(_, namespace, record)] = state.of_pipelines(cluster, loaded.config, [pipeline])
-    if record is None or record.current.environment != env_name:
+    if number is not None:
+        if record is None or record.preview != number:
+            raise UserError(f"merge request {number} has no preview of {asked} "
+                            f"(no {pipeline.metadata.name} in namespace {namespace}): nothing "
+                            "started",
+                            hint="`pipelinectl preview deploy` makes it, on the merge request; "
+                                 f"pipelinectl status --mr {number} shows what it holds")
+    elif record is None or record.current.environment != env_name:
         where = "" if record is None else \
             f" (namespace {namespace} holds its {textsafe.inline(record.current.environment)} " \
             "deploy)"
@@ -113,6 +130,14 @@ def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:
         started.job["spec"].get("activeDeadlineSeconds", 0) + WAIT_MARGIN
     outcome = manual.wait(cluster, started, limit)
     return _said(started.name, outcome, cluster.get("Job", namespace, started.name) or {})
+
+
+def _preview_of(config: Platform, option: str) -> int:
+    """--mr N, checked: the platform has previews, and N is a merge request's number."""
+    if config.previews is None:
+        raise UserError("--mr: the platform has no previews",
+                        hint="see docs/how-to/previews.md")
+    return previews.number(option, {})
 
 
 def named(pipelines: list[Pipeline], name: str) -> Pipeline:
@@ -193,12 +218,15 @@ def _airflow(api: AirflowApi, pipeline: Pipeline, conf: dict[str, str], logical:
     dag = dag_id(pipeline)
     moment = datetime.datetime.fromisoformat(logical)
     started = dagtrigger.start(api, dag, pipeline.metadata.name, conf, moment, now,
-                               secrets.token_hex(2), who)
+                               secrets.token_hex(2), who, wait)
     shown = ", ".join(f"{key}={textsafe.inline(value)}" for key, value in conf.items())
     sys.stdout.write(f"started {pipeline.metadata.name}: DAG run "
                      f"{textsafe.inline(started.run_id)} of DAG {dag} in Airflow at "
                      f"{api.location} (logical date {logical}, conf {{{shown}}})\n"
                      f"note: {textsafe.inline(dagtrigger.note(who))}\n")
+    if started.paused:
+        sys.stdout.write(dagtrigger.queued_while_paused(dag, pipeline.preview is not None) +
+                         "\n")
     if not wait:
         sys.stdout.write(f"follow it: {api.location}/dags/{urllib.parse.quote(dag)}/runs/"
                          f"{urllib.parse.quote(started.run_id, safe='')}\n")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pipelinectl.deploy import dagruns
-from pipelinectl.deploy.ports import AirflowApi, AirflowRun
+from pipelinectl.deploy.ports import AirflowApi
 from pipelinectl.deploy.runs import Failure
 from pipelinectl.errors import UserError
 
@@ -35,17 +35,42 @@ def note(who: str) -> str:
     return f"triggered by {who} with pipelinectl trigger"
 
 
+@dataclass(frozen=True)
+class Started:
+    run_id: str
+    paused: bool  # the DAG is paused: Airflow keeps the run queued until it is unpaused
+
+
+def queued_while_paused(dag_id: str, preview: bool) -> str:
+    """What a run of a paused DAG does in Airflow 3: nothing, until someone unpauses it (its
+    scheduler moves only the queued runs of unpaused DAGs to running)."""
+    why = "a preview's DAG always is" if preview else "paused in git or by hand"
+    return (f"paused: DAG {dag_id} is paused ({why}), and Airflow keeps this run queued "
+            "until the DAG is unpaused (the toggle in the Airflow UI; a schedule it has then "
+            "starts too)")
+
+
 def start(api: AirflowApi, dag_id: str, pipeline: str, conf: Mapping[str, str],
           logical_date: datetime.datetime, now: datetime.datetime, token: str,
-          who: str) -> AirflowRun:
-    """The DAG run, once Airflow is known to have the DAG (else UserError, nothing made)."""
-    if api.dag(dag_id) is None:
+          who: str, wait: bool = False) -> Started:
+    """The DAG run, once Airflow is known to have the DAG (else UserError, nothing made). A
+    paused DAG's run would stay queued: with `wait`, that is refused before any run is made
+    (it would wait for nothing)."""
+    found = api.dag(dag_id)
+    if found is None:
         raise UserError(f"{pipeline}: Airflow at {api.location} has no DAG {dag_id}: nothing "
                         "started",
                         hint="Airflow knows the DAG once its dag processor has parsed the "
                              "deployed file: check that it is deployed and has no import "
                              "errors (pipelinectl status)")
-    return api.trigger(dag_id, dict(conf), logical_date, run_id(now, token), note(who))
+    if found.is_paused and wait:
+        raise UserError(f"{pipeline}: DAG {dag_id} is paused, and Airflow 3 keeps a run of a "
+                        "paused DAG queued, so --wait would wait for nothing: nothing started",
+                        hint="unpause the DAG in the Airflow UI first (its schedule, if any, "
+                             "starts too), or trigger without --wait: the run starts once "
+                             "the DAG is unpaused")
+    made = api.trigger(dag_id, dict(conf), logical_date, run_id(now, token), note(who))
+    return Started(made.run_id, found.is_paused)
 
 
 def wait(api: AirflowApi, dag_id: str, started: str, timeout: float,

@@ -65,18 +65,29 @@ def report(pipeline: str, team: str, namespace: str, engine: str, record: State 
     return Report(pipeline, team, namespace, engine, record, observed, tuple(problems))
 
 
+def start_command(pipeline: str, preview: int | None = None,
+                  environment: str | None = None) -> str:
+    """How to start one run by hand: `pipelinectl trigger`, with --mr for a preview and
+    --environment where the deploy is not in the environment trigger picks by default."""
+    words = ["pipelinectl", "trigger", pipeline]
+    if preview is not None:
+        words += ["--mr", str(preview)]
+    if environment is not None:
+        words += ["--environment", environment]
+    return " ".join(words)
+
+
 def observe_cronjob(cron: Mapping[str, Any] | None, found: list[Run] | None, record: State,
-                    now: datetime.datetime, runs_note: str = "") -> Observed:
-    """The CronJob engine's view: `found` is None where no Jobs are kept (a folder)."""
+                    now: datetime.datetime, runs_note: str = "", start: str = "") -> Observed:
+    """The CronJob engine's view: `found` is None where no Jobs are kept (a folder); `start`:
+    how to start a run (start_command), said when the CronJob is suspended."""
     if cron is None:
         return Observed(runs=found, runs_note=runs_note or "its CronJob is missing")
     spec = _dict(cron.get("spec"))
     paused = drift.live_paused(cron)
     due = None if paused or found is None else _schedule(cron)
     status = _dict(cron.get("status"))
-    meta = _dict(cron.get("metadata"))
-    hint = (f"kubectl -n {meta.get('namespace')} create job --from=cronjob/{meta.get('name')} "
-            f"{meta.get('name')}-by-hand") if spec.get("suspend") else ""
+    hint = start if spec.get("suspend") else ""
     return Observed(next_run(cron, now), paused, drift.of_pause(record.current.paused, cron),
                     None if found is None else runs.newest(found, len(found)), runs_note, due,
                     runs.parse_time(status.get("lastScheduleTime")), hint)
@@ -96,7 +107,7 @@ def next_run(cron: Mapping[str, Any], now: datetime.datetime) -> str:
     spec = _dict(cron.get("spec"))
     schedule = str(spec.get("schedule", ""))
     if spec.get("suspend"):
-        return ("by hand only (kubectl create job --from=cronjob/NAME)"
+        return ("by hand only (pipelinectl trigger)"
                 if schedule == UNSCHEDULED_CRON else "paused (suspend: true)")
     try:  # the live object, which someone may have edited by hand
         zone = ZoneInfo(str(spec.get("timeZone") or "UTC"))

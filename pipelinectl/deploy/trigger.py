@@ -26,6 +26,7 @@ from pipelinectl.vocabulary import (
     MANAGED_BY,
     MANAGER,
     PIPELINE_LABEL,
+    PREVIEW_LABEL,
     TEAM_LABEL,
     TRIGGER_LABEL,
     TRIGGER_MANUAL,
@@ -52,10 +53,14 @@ def job_name(cronjob: str, now: datetime.datetime, token: str) -> str:
 
 
 def owned_by(live: Mapping[str, Any], pipeline: Pipeline) -> bool:
+    """The live object is this pipeline's: its ownership labels, and a preview's is that
+    merge request's (a deploy's has no preview label)."""
     labels = (live.get("metadata") or {}).get("labels") or {}
+    preview = None if pipeline.preview is None else str(pipeline.preview)
     return (labels.get(MANAGED_BY) == MANAGER
             and labels.get(PIPELINE_LABEL) == pipeline.metadata.name
-            and labels.get(TEAM_LABEL) == pipeline.metadata.team)
+            and labels.get(TEAM_LABEL) == pipeline.metadata.team
+            and labels.get(PREVIEW_LABEL) == preview)
 
 
 def make_job(cron: Mapping[str, Any], name: str, env: Mapping[str, str],

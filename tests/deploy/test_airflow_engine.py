@@ -227,6 +227,53 @@ def test_a_dag_airflow_does_not_know_is_not_triggered(repo: Path, airflow: FakeA
     assert airflow.calls == [("dag", DAG)] and airflow.triggered == []
 
 
+PREVIEW_DAG = "default__cases__mr7"
+
+
+def test_trigger_mr_starts_a_run_of_the_paused_preview_dag_and_says_it_waits(
+        repo: Path, airflow: FakeAirflow, fake: FakeKube, run, tmp_path: Path) -> None:
+    """A preview's DAG is paused, and Airflow 3 keeps a paused DAG's runs queued: the run is
+    made, and the output says so; --wait, which would wait for nothing, is refused first."""
+    path = tmp_path / "platform.yaml"
+    path.write_text(path.read_text() +
+                    'previews: {namespace: "{namespace}-preview", expire_after: 2d}\n')
+    fake.add_namespace("default-preview")
+    view = platform.load(str(path)).in_previews("production")
+    kube = core.context(repo, tmp_path / "kubeconfig").cluster
+    with wiring.delivery(view, repo, {}) as delivery:
+        ctx = engine.DeployContext(kube, GitHistory(repo), git(repo, "rev-parse", "HEAD"),
+                                   "preview-mr7", "epi/covid", "2026-11-20T10:00:00Z",
+                                   delivery=delivery, dag_folders=dag_places(view)[1],
+                                   guard=False)
+        engine.run(core.desired_of(repo, view, preview=7), ctx, False)
+    airflow.dags[PREVIEW_DAG] = AirflowDag(PREVIEW_DAG, True)
+
+    waited = run("trigger", NAME, "--mr", "7", "--wait", cwd=repo)
+    assert waited.code == 1
+    assert waited.err.startswith(f"error: {NAME}-mr7: DAG {PREVIEW_DAG} is paused, and "
+                                 "Airflow 3 keeps a run of a paused DAG queued, so --wait "
+                                 "would wait for nothing: nothing started\n")
+    assert airflow.triggered == []
+
+    result = run("trigger", NAME, "--mr", "7", "--param", "region=south", cwd=repo)
+    assert result.code == 0, result.err
+    [made] = airflow.triggered
+    assert (made["dag_id"], made["conf"]) == (PREVIEW_DAG, {"region": "south"})
+    lines = result.out.splitlines()
+    assert lines[0].startswith(f"started {NAME}-mr7: DAG run manual__")
+    assert lines[2] == (f"paused: DAG {PREVIEW_DAG} is paused (a preview's DAG always is), "
+                        "and Airflow keeps this run queued until the DAG is unpaused (the "
+                        "toggle in the Airflow UI; a schedule it has then starts too)")
+    assert DAG not in [what for _, what in airflow.calls]  # production's DAG: not asked
+
+    airflow.calls.clear()
+    missing = run("trigger", NAME, "--mr", "8", cwd=repo)
+    assert missing.code == 1
+    assert missing.err.startswith("error: merge request 8 has no preview of cases (no "
+                                  "cases-mr8 in namespace default-preview): nothing started")
+    assert airflow.calls == [] and len(airflow.triggered) == 1
+
+
 def test_without_airflow_api_trigger_says_how_to_enable_it(repo: Path, airflow: FakeAirflow,
                                                            run, tmp_path: Path) -> None:
     path = tmp_path / "platform.yaml"
@@ -348,7 +395,8 @@ def test_status_json_and_pause_drift_in_airflow(repo: Path, airflow: FakeAirflow
     text = run("status", cwd=repo).out.splitlines()
     assert next(x for x in text if x.startswith("  drift: ")).startswith(
         "  drift: paused by hand in Airflow (git says running), seen at ")
-    assert f"  start a run: pipelinectl trigger {NAME}" in text
+    assert (f"  start a run: pipelinectl trigger {NAME} (its run stays queued while the DAG "
+            "is paused: unpause it in Airflow)") in text
     assert "  no runs yet" in text
 
 

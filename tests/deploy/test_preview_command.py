@@ -60,8 +60,7 @@ def test_deploy_then_delete_a_preview(run, repo: Path, fake_kube: FakeKube,
     assert done.code == 0, done.err
     assert done.out == (
         "etl-mr7: image built; CronJob default-preview/etl-mr7 (schedule suspended)\n"
-        "  start a run: kubectl -n default-preview create job --from=cronjob/etl-mr7 "
-        "etl-mr7-by-hand\n")
+        "  start a run: pipelinectl trigger etl --mr 7\n")
     commit = git(repo, "rev-parse", "HEAD")
     assert done.err.endswith(f"preview of merge request 7 ({commit[:12]}, as dev runs it) "
                              "deployed\n")
@@ -110,8 +109,7 @@ def test_status_of_a_preview_says_how_to_start_it(run, repo: Path) -> None:
     lines = shown.out.splitlines()
     assert lines[0].startswith("etl-mr7: ") and " in preview-mr7, deployed " in lines[0]
     assert "  next run: paused (suspend: true)" in lines
-    assert ("  start a run: kubectl -n default-preview create job --from=cronjob/etl-mr7 "
-            "etl-mr7-by-hand") in lines
+    assert "  start a run: pipelinectl trigger etl --mr 7" in lines
     bad = run("status", "--mr", "x7", "--platform", str(repo / "platform.yaml"), cwd=repo)
     assert (bad.code, bad.err.splitlines()[0]) == (
         1, "error: merge request 'x7' is not a number of 1 to 9 digits")

@@ -11,7 +11,7 @@ from pipelinectl.adapters.git import GitHistory
 from pipelinectl.adapters.kube import Kube
 from pipelinectl.deploy import engine, state
 from pipelinectl.render.desired import Desired, dag_places, desired
-from pipelinectl.spec import platform
+from pipelinectl.spec import platform, previews
 from pipelinectl.spec.discover import find_pipelines
 from pipelinectl.spec.validation import load_pipelines
 from pipelinectl.vocabulary import ENV_REVISION, GIT_SHA_ANNOTATION
@@ -39,13 +39,15 @@ def commit(repo: Path, name: str = "etl", cron: str = "0 7 * * *", message: str 
     return git(repo, "rev-parse", "HEAD")
 
 
-def desired_of(repo: Path, config: platform.Platform | None = None) -> list[Desired]:
-    """What `deploy` would render for the repository's pipelines at HEAD."""
+def desired_of(repo: Path, config: platform.Platform | None = None,
+               preview: int | None = None) -> list[Desired]:
+    """What `deploy` would render for the repository's pipelines at HEAD (`preview`: what
+    `preview deploy` would, for that merge request)."""
     config = config or platform.load(None)
     pipelines = load_pipelines(find_pipelines([], repo), config, None, repo)
     revision = wiring.revisions(repo.resolve(), pipelines)
-    return [desired(p, config, IMAGE.format(name=p.metadata.name), revision[p.file])
-            for p in pipelines]
+    return [desired(p if preview is None else previews.as_preview(p, preview), config,
+                    IMAGE.format(name=p.metadata.name), revision[p.file]) for p in pipelines]
 
 
 def context(repo: Path, kubeconfig: Path, force: bool = False,
