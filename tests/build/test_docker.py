@@ -116,17 +116,19 @@ def test_ca_bundle_never_lands_in_the_image(etl: tuple[Path, str],
 def test_unchanged_inputs_build_and_push_nothing(etl: tuple[Path, str], run) -> None:
     folder = etl[0]
     log = RegistryLog()
-    since = str(int(time.time()))
+    since = f"{time.time():.6f}"  # to the microsecond: the fixture built just before
     result = run("build", "--platform", str(folder / "platform.yaml"), cwd=folder)
     assert result.code == 0, result.err
     assert result.out == f"etl/pipeline.yaml: etl: up to date {built_reference(etl[1])}\n"
     assert result.err.startswith("1 up to date (")
     methods = {m for m, _ in log.requests(repository(folder))}
     assert methods <= {"GET", "HEAD"}, log.requests(repository(folder))
-    events = subprocess.run([DOCKER, "events", "--since", since, "--until",
-                             str(int(time.time()) + 1), "--filter", "type=image",
-                             "--format", "{{.Action}}"], capture_output=True, text=True,
-                            check=True).stdout.split()
+    # this repository's image events only: the daemon may be building others meanwhile
+    events = [line.split(" ", 1)[0] for line in subprocess.run(
+        [DOCKER, "events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+         "type=image", "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+        if repository(folder) in line]
     assert "push" not in events and "tag" not in events, events
 
 
