@@ -126,7 +126,10 @@ def story(server: AirflowServer) -> dict[str, Any]:
                         "api_ok's run")
     found["bad"] = until(lambda: api.run("api_fail", bad.run_id),
                          lambda r: r.state in FINISHED, "api_fail's run")
-    found["runs"] = api.runs("api_ok", limit=5)
+    # unpausing makes the scheduler start the latest tick's run: once it has done so
+    found["runs"] = until(lambda: api.runs("api_ok", limit=5),
+                          lambda runs: any(r.run_type == "scheduled" for r in runs),
+                          "the scheduled run of api_ok")
     found["manual"] = api.runs("api_ok", run_type="manual")
     found["bad_tasks"] = api.task_instances("api_fail", bad.run_id)
     found["bad_log"] = api.task_log("api_fail", bad.run_id, "breaks", 1)
