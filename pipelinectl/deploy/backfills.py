@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelinectl.deploy import state
+from pipelinectl.deploy.ports import Cluster
 from pipelinectl.render import backfill
 from pipelinectl.render.backfill import Planned
 from pipelinectl.render.desired import Desired
@@ -275,3 +276,47 @@ def is_indexed_backfill(job: Mapping[str, Any]) -> bool:
 
 def _dict(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+# --- what the deploy engine reads and checks ---------------------------------------------------
+
+def jobs_by_namespace(cluster: Cluster, desired: Iterable[Desired],
+                      states: Mapping[str, Mapping[str, state.State]]
+                      ) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """The backfills' Jobs by name, one list per namespace where a pipeline declares or
+    records one (no request at all where none does)."""
+    places = {d.namespace for d in desired
+              if wanted(d, states.get(d.namespace, {}).get(d.pipeline))}
+    places |= {ns for ns, found in states.items() if any(s.backfills for s in found.values())}
+    return {namespace: by_name(cluster.list("Job", namespace, SELECTOR))
+            for namespace in sorted(places)}
+
+
+def preflight(cluster: Cluster, creates: Iterable[Mapping[str, Any]],
+              stops: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The Jobs a deploy creates and suspends: allowed, and no name taken by a Job that is
+    not that backfill's (checked before the first write, like every preflight)."""
+    problems = []
+    made, stopped = list(creates), list(stops)
+    for verb, jobs in (("create", made), ("update", stopped)):
+        for namespace in sorted({j["metadata"]["namespace"] for j in jobs}):
+            if not cluster.allowed(verb, "Job", namespace):
+                problems.append(f"the deploy credentials may not {verb} Job objects in "
+                                f"namespace {namespace} (backfills)")
+    for job in made:
+        meta = job["metadata"]
+        if cluster.get("Job", meta["namespace"], meta["name"]) is not None:
+            problems.append(f"Job {meta['namespace']}/{meta['name']} exists and is not "
+                            f"backfill {meta['labels'].get(BACKFILL_LABEL)!r} of this "
+                            "pipeline: it is never overwritten")
+    return problems
+
+
+def stop_removed(cluster: Cluster, namespace: str, record: state.State, now: str) -> Decision:
+    """A removed pipeline's backfills: their Jobs to suspend (they stay), and what to say."""
+    if not record.backfills or not cluster.keeps_jobs:
+        return Decision()
+    jobs = by_name(j for j in (cluster.get("Job", namespace, b.job)
+                               for b in record.backfills.values()) if j)
+    gone = Desired(record.pipeline, record.team, namespace, "", "", ())
+    return decide(gone, record, jobs, True, now)

@@ -33,7 +33,6 @@ from pipelinectl.render.backfill import Planned
 from pipelinectl.render.dagfile import owned_by
 from pipelinectl.render.desired import Desired
 from pipelinectl.vocabulary import (
-    BACKFILL_LABEL,
     DAG_FILE_API,
     DAG_FILE_KIND,
     MANAGED_BY,
@@ -188,37 +187,15 @@ def _decide(desired: list[Desired], wanted: list[str], teams: set[str], ctx: Dep
     outcomes = [_deploy_one(item, live, ctx, batch) for item in desired]
     if prune_removed:
         outcomes += _remove_gone(desired, live, ctx, batch, teams)
-    _refuse(_backfill_preflight(batch, ctx))
+    _refuse(backfills.preflight(ctx.cluster, batch.jobs, batch.stops))
     return outcomes, batch
 
 
 def _read_jobs(ctx: DeployContext, desired: list[Desired], live: Mapping[str, _Live]) -> None:
-    """The backfills' Jobs, one list per namespace where a pipeline declares or records one
-    (no request at all where none does)."""
-    places = {d.namespace for d in desired
-              if backfills.wanted(d, live[d.namespace].states.get(d.pipeline))}
-    places |= {ns for ns, found in live.items() if any(s.backfills for s in found.states.values())}
-    for namespace in sorted(places):
-        live[namespace].jobs = backfills.by_name(
-            ctx.cluster.list("Job", namespace, backfills.SELECTOR))
-
-
-def _backfill_preflight(batch: _Batch, ctx: DeployContext) -> list[str]:
-    """The Jobs a deploy creates and suspends: allowed, and no name taken by a Job that is
-    not that backfill's (checked before the first write, like every preflight)."""
-    problems = []
-    for verb, jobs in (("create", batch.jobs), ("update", batch.stops)):
-        for namespace in sorted({j["metadata"]["namespace"] for j in jobs}):
-            if not ctx.cluster.allowed(verb, "Job", namespace):
-                problems.append(f"the deploy credentials may not {verb} Job objects in "
-                                f"namespace {namespace} (backfills)")
-    for job in batch.jobs:
-        meta = job["metadata"]
-        if ctx.cluster.get("Job", meta["namespace"], meta["name"]) is not None:
-            problems.append(f"Job {meta['namespace']}/{meta['name']} exists and is not "
-                            f"backfill {meta['labels'].get(BACKFILL_LABEL)!r} of this "
-                            "pipeline: it is never overwritten")
-    return problems
+    """The backfills' Jobs, one list per namespace where a pipeline declares or records one."""
+    states = {ns: found.states for ns, found in live.items()}
+    for namespace, jobs in backfills.jobs_by_namespace(ctx.cluster, desired, states).items():
+        live[namespace].jobs = jobs
 
 
 def _read_all(ctx: DeployContext, namespaces: list[str], teams: set[str]) -> dict[str, _Live]:
@@ -514,12 +491,7 @@ def _remove_states(live: Mapping[str, _Live], ctx: DeployContext, batch: _Batch,
 def _stop_all(ctx: DeployContext, namespace: str, record: State, batch: _Batch,
               outcome: DeployOutcome) -> None:
     """A removed pipeline's backfills stop with it (their Jobs stay, suspended)."""
-    if not record.backfills or not ctx.cluster.keeps_jobs:
-        return
-    jobs = backfills.by_name(j for j in (ctx.cluster.get("Job", namespace, b.job)
-                                         for b in record.backfills.values()) if j)
-    gone = Desired(record.pipeline, record.team, namespace, "", "", ())
-    found = backfills.decide(gone, record, jobs, True, ctx.now)
+    found = backfills.stop_removed(ctx.cluster, namespace, record, ctx.now)
     batch.stops += found.stops
     outcome.backfills += found.notes
 
