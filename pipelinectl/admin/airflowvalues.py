@@ -43,7 +43,7 @@ import posixpath
 import re
 from typing import Any
 
-from pipelinectl import placeholders
+from pipelinectl import patterns
 from pipelinectl.checkout import strip_credentials
 from pipelinectl.errors import UserError
 from pipelinectl.render.desired import dag_folder
@@ -178,10 +178,11 @@ def dag_bundles(platform: Platform, git_conn_id: str = DEFAULT_GIT_CONN_ID
 
 
 def git_sub_path(platform: Platform) -> str:
-    """The folder git-sync exposes as the DAGs folder: `path` up to the first folder with a
-    placeholder (the platform check holds `path` to a relative folder)."""
-    marked = placeholders.substitute(platform.airflow.dags.path,
-                                     {name: _SENTINEL for name in placeholders.NAMES})
+    """The folder git-sync exposes as the DAGs folder: `path` up to the first folder that
+    names a `{team}` or `{namespace}` variable (the platform check holds `path` to a relative
+    folder)."""
+    marked = patterns.substitute(platform.airflow.dags.path,
+                                 {name: _SENTINEL for name in patterns.NAMES})
     folders = []
     for folder in posixpath.normpath(marked).split("/"):
         if _SENTINEL in folder:

@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from pipelinectl import placeholders
+from pipelinectl import patterns
 from pipelinectl.render import airflow, backfill, cronjob, ownership
 from pipelinectl.render.outputs import relative_path, render_pipeline
 from pipelinectl.spec.model import Pipeline
@@ -69,8 +69,8 @@ def desired(pipeline: Pipeline, platform: Platform, image: str, revision: str) -
 
 def dag_folder(delivery: DagsDelivery, team: Team) -> str:
     """The team's folder of a directory or git delivery: only its DAG files are the team's."""
-    folder = team.name if delivery.kind == "directory" else placeholders.substitute(
-        delivery.path, {placeholders.TEAM: team.name, placeholders.NAMESPACE: team.namespace})
+    folder = team.name if delivery.kind == "directory" else patterns.substitute(
+        delivery.path, {patterns.TEAM: team.name, patterns.NAMESPACE: team.namespace})
     normal = posixpath.normpath(folder)
     if normal.startswith(("/", "../")) or normal == "..":
         raise ValueError(f"DAG folder {normal!r} leaves the DAGs folder")

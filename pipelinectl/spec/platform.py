@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelinectl import files, placeholders
+from pipelinectl import files, patterns
 from pipelinectl.errors import Collector, InvalidInput, UserError
 from pipelinectl.spec import schema, yamlio
 from pipelinectl.spec.model import Resources
@@ -174,8 +174,8 @@ class Platform:
 
 def namespace_of(pattern: str, team: Team) -> str:
     """A namespace pattern ({namespace}, {team}) for one team."""
-    return placeholders.substitute(pattern, {placeholders.NAMESPACE: team.namespace,
-                                             placeholders.TEAM: team.name})
+    return patterns.substitute(pattern, {patterns.NAMESPACE: team.namespace,
+                                             patterns.TEAM: team.name})
 
 
 def builtin_path() -> Path:
@@ -282,7 +282,7 @@ def _delivery(dags: dict[str, Any]) -> DagsDelivery:
 def check(platform: Platform) -> Collector:
     """What the platform schema cannot say: the team caps are real quantities, a team's
     airflow_role is its own, and the DAGs folder of git delivery is a relative folder with
-    known placeholders only."""
+    the `{team}` and `{namespace}` variables only."""
     problems = Collector()
     if platform.airflow.dags.kind == "git":
         _check_git_path(platform, platform.airflow.dags.path, GIT_PATH, problems)
@@ -337,7 +337,7 @@ def _check_git_path(platform: Platform, path: str, at: yamlio.JsonPath,
                     problems: Collector) -> None:
     field = yamlio.where(at)
     where = platform.source.at(at)
-    found = placeholders.problem(path)
+    found = patterns.problem(path)
     if found:
         problems.add(where, f"{field}: {found[0]} in {path!r}", found[1], "placeholder")
         return
@@ -345,8 +345,8 @@ def _check_git_path(platform: Platform, path: str, at: yamlio.JsonPath,
         problems.add(where, f"{field}: {path!r} contains a control character",
                      "write the folder on one line, e.g. teams/{team}", "path")
         return
-    sample = posixpath.normpath(placeholders.substitute(
-        path, {placeholders.TEAM: "team", placeholders.NAMESPACE: "namespace"}))
+    sample = posixpath.normpath(patterns.substitute(
+        path, {patterns.TEAM: "team", patterns.NAMESPACE: "namespace"}))
     if sample.startswith("/") or sample.split("/")[0] == "..":
         problems.add(where, f"{field}: {path!r} is not a folder inside the DAGs repository",
                      "write a relative folder, e.g. teams/{team}", "path")
@@ -409,9 +409,9 @@ def _check_environments(platform: Platform, problems: Collector) -> None:
 def _namespaces(platform: Platform, pattern: str, at: yamlio.JsonPath,
                 problems: Collector) -> list[tuple[str, str]]:
     """(team, namespace) for each team under `pattern`; a problem, and none, when the pattern
-    has unknown placeholders or gives a team a name that is not a namespace."""
+    names an unknown `{variable}` or gives a team a name that is not a namespace."""
     where, field = platform.source.at(at), yamlio.where(at)
-    found = placeholders.problem(pattern)
+    found = patterns.problem(pattern)
     if found:
         problems.add(where, f"{field}: {found[0]} in {pattern!r}", found[1], "placeholder")
         return []

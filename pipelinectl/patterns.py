@@ -1,6 +1,7 @@
-"""Placeholders in platform strings, such as `teams/{team}`: a closed set of names, replaced as
-plain text. Never `str.format`: a platform value must not reach attribute lookups
-(`{team.__class__}`), indexing or format specs, nor end a command in an internal error.
+"""Patterns in platform strings, such as `teams/{team}`: a closed set of variable names,
+replaced as plain text (messages call them placeholders, as the platform reference does).
+Never `str.format`: a platform value must not reach attribute lookups (`{team.__class__}`),
+indexing or format specs, nor end a command in an internal error.
 """
 
 from __future__ import annotations
