@@ -103,8 +103,9 @@ def table(decisions: list[Decision], applied: bool) -> str:
              for row in rows]
     deleted = [d for d in decisions if not d.keep]
     verb = "deleted" if applied else "would delete"
+    size = freed(decisions)
     lines.append(f"{verb} {len(deleted)} of {len(decisions)} images, freeing "
-                 f"{_size(freed(decisions))} ({freed(decisions)} bytes) once the registry "
+                 f"{_size(size)} ({size} bytes) once the registry "
                  "collects its garbage" + ("" if applied else "; dry run: pass --apply"))
     return "\n".join(line.rstrip() for line in lines) + "\n"
 

@@ -78,21 +78,22 @@ class _Airflow:
                 schedule = dagruns.schedule_of(pipeline, record.current.deployed_at)
                 observed = dagruns.observe(found, dag, record.current.paused, schedule,
                                            f"{start} ({PAUSED_DAG})")
-                return self._backfills(observed, dag, record), ""
+                return self._backfills(observed, dag, record)
         return Observed(runs_note=f"unknown: {self.failed}"), \
             f"its runs are unknown: {self.failed}"
 
-    def _backfills(self, observed: Observed, dag: str, record: State) -> Observed:
-        """The recorded backfills' progress (a few requests each, whatever their size)."""
+    def _backfills(self, observed: Observed, dag: str, record: State) -> tuple[Observed, str]:
+        """The recorded backfills' progress (a few requests each, whatever their size), and
+        what --check must report if Airflow cannot say."""
         if not record.backfills or self.api is None:
-            return observed
+            return observed, ""
         try:
             found = tuple(airflowbackfills.progress(self.api, dag, key, entry)
                           for key, entry in sorted(record.backfills.items()))
         except UserError as error:
             self.failed = error.message
-            return replace(observed, runs_note=f"backfills unknown: {error.message}")
-        return replace(observed, backfills=found)
+            return observed, f"its backfills are unknown: {error.message}"
+        return replace(observed, backfills=found), ""
 
 
 def run(args: Args, environ: Mapping[str, str], cwd: Path) -> int:

@@ -239,3 +239,18 @@ def test_without_airflow_api_a_deploy_with_backfills_stops_before_any_work(
         f"{NAME}: backfills of the airflow engine are started through Airflow's REST API, "
         "and the platform sets no airflow.api: nothing deployed")
     deploy_command._refuse_airflow_backfills(config_of(tmp_path), [pipeline])  # with it: fine
+
+
+def test_status_check_fails_when_airflow_cannot_say_a_backfills_progress(
+        repo: Path, keeper: KeepsBackfills, fake: FakeKube, tmp_path: Path, run,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    deploy(repo, tmp_path, keeper, fake, SPEC + Q1)
+
+    def refused(*args: Any, **kwargs: Any) -> AirflowBackfill:
+        raise UserError("Airflow at http://airflow.test:8080 has no backfill 7")
+
+    monkeypatch.setattr(keeper, "backfill", refused)
+    result = run("status", "--check", cwd=repo)
+    assert result.code == 1, result.out
+    assert "  check: its backfills are unknown: Airflow at http://airflow.test:8080 has no " \
+           "backfill 7" in result.out.splitlines(), result.out
